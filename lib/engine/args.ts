@@ -1,0 +1,145 @@
+/**
+ * Strict command-line parsing. zx's global argv ignores flag types (`--dry-run gmail-reauth`
+ * would swallow the workflow name), so we parse ourselves: an unknown flag or a missing
+ * value is a usage error (exit 2). Every flag has a CREDFLOW_* environment fallback.
+ */
+export interface CliArgs {
+  workflow?: string
+  help: boolean
+  list: boolean
+  dryRun: boolean
+  resume?: string | true
+  from?: string
+  only?: string
+  set: Array<[string, string]>
+  yes: boolean
+  nonInteractive: boolean
+  json: boolean
+  stateDir?: string
+  maxParallel: number
+  graph: boolean
+  status: boolean
+  force: boolean
+}
+
+export class UsageError extends Error {}
+
+interface FlagSpec {
+  name: string
+  env: string
+  kind: 'bool' | 'string' | 'optional'
+  short?: string
+  arg?: string
+  help: string
+}
+
+export const FLAGS: FlagSpec[] = [
+  { name: 'dry-run', short: 'n', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'run check and plan only: print every intended change, write nothing (server-side dryRun=All)' },
+  { name: 'resume', env: 'CREDFLOW_RESUME', kind: 'optional', arg: 'RUN_ID', help: 'continue a run (default: the latest unfinished one): keep what succeeded, rerun the rest' },
+  { name: 'from', env: 'CREDFLOW_FROM', kind: 'string', arg: 'NODE', help: 'like --resume, and also rerun NODE and everything after it' },
+  { name: 'only', env: 'CREDFLOW_ONLY', kind: 'string', arg: 'NODE', help: 'run just NODE, with the upstream outputs stored by the last run' },
+  { name: 'set', env: 'CREDFLOW_SET_<PARAM>', kind: 'string', arg: 'KEY=VALUE', help: 'set a workflow param (repeatable); env: CREDFLOW_SET_TOKENFILE=... for tokenFile' },
+  { name: 'yes', short: 'y', env: 'CREDFLOW_YES', kind: 'bool', help: 'answer yes to confirmations (needed for confirm: nodes without a terminal)' },
+  { name: 'non-interactive', env: 'CREDFLOW_NON_INTERACTIVE', kind: 'bool', help: 'never prompt: an interactive node that is not already done fails with its runbook' },
+  { name: 'json', env: 'CREDFLOW_JSON', kind: 'bool', help: 'print one JSON summary on stdout (progress goes to stderr)' },
+  { name: 'state-dir', env: 'CREDFLOW_STATE_DIR', kind: 'string', arg: 'DIR', help: 'where runs are recorded (default $XDG_STATE_HOME/credflow or ~/.local/state/credflow)' },
+  { name: 'max-parallel', env: 'CREDFLOW_MAX_PARALLEL', kind: 'string', arg: 'K', help: 'run at most K nodes at once (default 4)' },
+  { name: 'graph', env: 'CREDFLOW_GRAPH', kind: 'bool', help: 'print the DAG as a Mermaid flowchart and exit' },
+  { name: 'status', env: 'CREDFLOW_STATUS', kind: 'bool', help: "read-only: run every node's check and show what it observes, with the last run's outcome" },
+  { name: 'force', env: 'CREDFLOW_FORCE', kind: 'bool', help: 'resume even though the workflow file or params changed since the run' },
+  { name: 'list', env: 'CREDFLOW_LIST', kind: 'bool', help: 'list the workflows in workflows/' },
+  { name: 'help', short: 'h', env: '', kind: 'bool', help: 'show help (after a workflow name: its params and nodes)' },
+]
+
+const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/
+
+function envBool(name: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true
+  if (/^(0|false|no|off)?$/i.test(value)) return false
+  throw new UsageError(`${name}=${value}: expected 1/true/yes or 0/false/no`)
+}
+
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
+  const seen = new Map<string, string | true>()
+  const set: Array<[string, string]> = []
+  const positionals: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1))
+      break
+    }
+    if (!a.startsWith('-') || a === '-') {
+      positionals.push(a)
+      continue
+    }
+    const eq = a.indexOf('=')
+    const rawName = a.startsWith('--') ? a.slice(2, eq > 0 ? eq : undefined) : a.slice(1)
+    const spec = FLAGS.find((f) => (a.startsWith('--') ? f.name === rawName : f.short === rawName))
+    if (!spec) throw new UsageError(`unknown flag ${a.startsWith('--') ? '--' + rawName : a}`)
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined
+    let value: string | true
+    if (spec.kind === 'bool') {
+      if (inline !== undefined) value = envBool(`--${spec.name}`, inline) ? true : 'false'
+      else value = true
+    } else if (spec.kind === 'optional') {
+      if (inline !== undefined) value = inline
+      else if (argv[i + 1] && RUN_ID.test(argv[i + 1])) value = argv[++i]
+      else value = true
+    } else {
+      if (inline !== undefined) value = inline
+      else {
+        const next = argv[i + 1]
+        if (next === undefined || next.startsWith('--')) throw new UsageError(`--${spec.name} needs a value (${spec.arg})`)
+        value = argv[++i]
+      }
+      if (value === '') throw new UsageError(`--${spec.name} needs a value (${spec.arg})`)
+    }
+    if (spec.name === 'set') {
+      const s = value as string
+      const k = s.indexOf('=')
+      if (k <= 0) throw new UsageError(`--set ${s}: expected KEY=VALUE`)
+      set.push([s.slice(0, k), s.slice(k + 1)])
+    } else seen.set(spec.name, value)
+  }
+  if (positionals.length > 1) throw new UsageError(`expected one workflow name, got: ${positionals.join(' ')}`)
+
+  const get = (name: string): string | true | undefined => {
+    if (seen.has(name)) return seen.get(name)
+    const spec = FLAGS.find((f) => f.name === name)!
+    const v = spec.env ? env[spec.env] : undefined
+    if (v === undefined || v === '') return undefined
+    if (spec.kind === 'bool') return envBool(spec.env, v) ? true : undefined
+    if (spec.kind === 'optional') return RUN_ID.test(v) ? v : envBool(spec.env, v) ? true : undefined
+    return v
+  }
+  const bool = (name: string) => get(name) === true
+  const str = (name: string) => {
+    const v = get(name)
+    return typeof v === 'string' ? v : undefined
+  }
+  const mp = str('max-parallel') ?? '4'
+  if (!/^[1-9]\d*$/.test(mp)) throw new UsageError(`--max-parallel ${mp}: expected a positive integer`)
+  const resume = get('resume')
+  const args: CliArgs = {
+    workflow: positionals[0] ?? (env.CREDFLOW_WORKFLOW || undefined),
+    help: bool('help'),
+    list: bool('list'),
+    dryRun: bool('dry-run'),
+    resume: resume === 'false' ? undefined : resume,
+    from: str('from'),
+    only: str('only'),
+    set,
+    yes: bool('yes'),
+    nonInteractive: bool('non-interactive'),
+    json: bool('json'),
+    stateDir: str('state-dir'),
+    maxParallel: Number(mp),
+    graph: bool('graph'),
+    status: bool('status'),
+    force: bool('force'),
+  }
+  if (args.from && args.only) throw new UsageError('--from and --only cannot be combined')
+  if (typeof args.resume === 'string' && !RUN_ID.test(args.resume)) throw new UsageError(`--resume ${args.resume}: not a run id (like 20261125T014000Z-ab12)`)
+  return args
+}

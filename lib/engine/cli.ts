@@ -1,0 +1,310 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { basename, dirname, join, resolve, relative } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { createInterface } from 'node:readline/promises'
+import { parseArgs, UsageError, type CliArgs } from './args.ts'
+import { loadWorkflow, WorkflowError, type Workflow } from './load.ts'
+import { resolveParams } from './params.ts'
+import { generalHelp, workflowHelp } from './help.ts'
+import { EventBus, type EngineEvent } from './events.ts'
+import { StateStore, resolveStateDir, newRunState, isUnfinished, type RunState } from './state.ts'
+import { acquireLock, LockHeldError, type Lock } from './lock.ts'
+import { planResume, describeDrift, type ResumeMode } from './resume.ts'
+import { runWorkflow, type TerminalIo } from './scheduler.ts'
+import { expandInstances } from './instances.ts'
+import { toMermaid } from './graph.ts'
+import { observe, formatStatus } from './status.ts'
+import { plainRenderer } from './render/plain.ts'
+import { summaryTable } from './render/summary.ts'
+import type { StepDefinition, Change } from './step.ts'
+import { fingerprint } from '../secret-value.ts'
+
+export interface MainOptions {
+  argv: string[]
+  /** Repository root: workflows/ lives here. */
+  root: string
+  env?: NodeJS.ProcessEnv
+  stdout?: NodeJS.WriteStream
+  stderr?: NodeJS.WriteStream
+}
+
+const CMD = 'npx zx tasks/run.mjs'
+
+/** The whole CLI. Returns the exit code; never calls process.exit itself. */
+export async function main(opts: MainOptions): Promise<number> {
+  const env = opts.env ?? process.env
+  const out = opts.stdout ?? process.stdout
+  const err = opts.stderr ?? process.stderr
+  const say = (s: string) => err.write(s.endsWith('\n') ? s : s + '\n')
+
+  let args: CliArgs
+  try {
+    args = parseArgs(opts.argv, env)
+  } catch (e) {
+    if (e instanceof UsageError) return usage(say, e.message)
+    throw e
+  }
+  const workflowsDir = env.CREDFLOW_WORKFLOWS_DIR ? resolve(env.CREDFLOW_WORKFLOWS_DIR) : join(opts.root, 'workflows')
+  if (args.list) {
+    out.write(listWorkflows(workflowsDir))
+    return 0
+  }
+  if (!args.workflow) {
+    if (args.help) {
+      out.write(generalHelp())
+      return 0
+    }
+    return usage(say, 'name a workflow (see --list)')
+  }
+
+  const file = findWorkflow(workflowsDir, args.workflow)
+  if (!file) return usage(say, `no workflow "${args.workflow}" in ${relative(process.cwd(), workflowsDir) || '.'} (see ${CMD} --list)`)
+  const tasksDir = join(dirname(dirname(file)), 'tasks')
+  let wf: Workflow
+  try {
+    wf = loadWorkflow(file, { taskExists: (id) => existsSync(join(tasksDir, `${id}.ts`)) || existsSync(join(tasksDir, `${id}.js`)) })
+  } catch (e) {
+    if (e instanceof WorkflowError) {
+      say(`credflow: invalid workflow:\n${e.message}`)
+      return 2
+    }
+    throw e
+  }
+  if (args.help) {
+    out.write(workflowHelp(wf))
+    return 0
+  }
+  const resolved = resolveParams(wf.params, { set: args.set, env })
+  if ('errors' in resolved) return usage(say, resolved.errors.join('\n'))
+  const params = resolved.values
+  const shownParams = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, wf.params[k]?.secret ? fingerprint(JSON.stringify(v)) : v]))
+
+  for (const flag of ['from', 'only'] as const) {
+    const n = args[flag]
+    if (n && !wf.byId.has(n)) return usage(say, `--${flag} ${n}: no such node (nodes: ${wf.nodes.map((x) => x.id).join(', ')})`)
+  }
+  if (args.graph) {
+    out.write(toMermaid(new Map(wf.nodes.filter((n) => !n.isFinally).map((n) => [n.id, n.needs])), new Map(wf.nodes.map((n) => [n.id, n.spec.description ?? n.spec.run])), wf.nodes.filter((n) => n.isFinally).map((n) => n.id)))
+    return 0
+  }
+
+  const steps = new Map<string, Promise<StepDefinition>>()
+  const loadStep = (id: string) => {
+    if (!steps.has(id)) {
+      const ts = join(tasksDir, `${id}.ts`)
+      const path = existsSync(ts) ? ts : join(tasksDir, `${id}.js`)
+      steps.set(id, import(pathToFileURL(path).href).then((m) => (m.default ?? m.step) as StepDefinition))
+    }
+    return steps.get(id)!
+  }
+  const store = new StateStore(resolveStateDir(args.stateDir, env), wf.name)
+  const ctl = new AbortController()
+  const isTty = Boolean(process.stdin.isTTY && out.isTTY) && !isCi(env)
+  const interactive = isTty && !args.nonInteractive
+
+  const tty = isTty && !args.json ? await import('./render/tty.ts').then((m) => new m.TtyView()) : undefined
+  const io: TerminalIo = {
+    withTerminal: (fn) => (tty ? tty.withTerminal(fn) : fn()),
+    prompt: async (q) => {
+      const ask = async () => {
+        const rl = createInterface({ input: process.stdin, output: process.stderr })
+        try {
+          return await rl.question(q)
+        } finally {
+          rl.close()
+        }
+      }
+      return tty ? tty.withTerminal(ask) : ask()
+    },
+  }
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ctl.signal.aborted) {
+      say(`credflow: second ${sig}, exiting now (state is saved after every step)`)
+      process.exit(130)
+    }
+    say(`credflow: ${sig}: stopping running steps, saving state (continue later with --resume)`)
+    ctl.abort(new Error(sig))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    if (args.status) return await statusCommand({ wf, params, store, loadStep, io, signal: ctl.signal, json: args.json, out })
+
+    const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
+    let previous: RunState | undefined
+    if (mode.kind !== 'fresh') {
+      previous = typeof args.resume === 'string' ? store.load(args.resume) : mode.kind === 'resume' ? store.latest(isUnfinished) : store.latest()
+      if (typeof args.resume === 'string' && !previous) return usage(say, `--resume ${args.resume}: no such run in ${store.workflowDir}`)
+      if (!previous && mode.kind === 'resume') {
+        say(`credflow: nothing to resume: no unfinished run of ${wf.name} in ${store.workflowDir}; starting a new run`)
+      }
+      if (previous) {
+        const drift = describeDrift(previous, wf.hash, shownParams)
+        if (drift.length && !args.force) {
+          say(`credflow: refusing to continue run ${previous.runId}: it was recorded with a different setup:\n  ${drift.join('\n  ')}`)
+          say(`hint: pass --force to continue anyway, or start a new run without --resume/--from/--only`)
+          return 2
+        }
+      }
+    }
+
+    const bus = new EventBus()
+    const plans = new Map<string, Change[]>()
+    bus.on((e) => e.type === 'plan' && plans.set(e.id, e.changes))
+    if (tty) bus.on(tty.handle)
+    else bus.on(plainRenderer((l) => (args.json ? err : out).write(l + '\n')))
+
+    let lock: Lock | undefined
+    let state: RunState | undefined
+    if (!args.dryRun) {
+      store.ensure()
+      const runId = previous?.runId ?? newRunState({ workflow: wf.name, file: wf.file, workflowHash: wf.hash, params: shownParams }).runId
+      try {
+        lock = acquireLock(store.workflowDir, runId)
+      } catch (e) {
+        if (e instanceof LockHeldError) {
+          say(`credflow: ${e.message}\nlock: ${e.path}\nhint: wait for it to finish; if that process is gone from this host the lock is taken over automatically`)
+          return 3
+        }
+        throw e
+      }
+      if (lock.tookOver) bus.emit({ type: 'notice', message: `took over a stale lock from pid ${lock.tookOver.pid} (started ${lock.tookOver.startedAt}), which is no longer running` })
+      if (previous) {
+        state = { ...previous, status: 'running', pid: process.pid, resumes: previous.resumes + 1, finishedAt: undefined, workflowHash: wf.hash, params: shownParams }
+      } else {
+        state = newRunState({ workflow: wf.name, file: wf.file, workflowHash: wf.hash, params: shownParams })
+        state.runId = runId
+      }
+      store.save(state)
+      store.appendEvent(state.runId, { type: 'run-start', mode: mode.kind, resumeOf: previous?.runId, pid: process.pid })
+    }
+
+    const instances = expandInstances(wf, params)
+    const result = await runWorkflow({
+      workflow: wf,
+      params,
+      loadStep,
+      dryRun: args.dryRun,
+      interactive,
+      yes: args.yes,
+      maxParallel: args.maxParallel,
+      signal: ctl.signal,
+      bus,
+      state,
+      store: state ? store : undefined,
+      resume: planResume(instances, previous, mode),
+      previous,
+      io,
+    })
+    if (state) {
+      state.status = result.status
+      state.finishedAt = new Date().toISOString()
+      store.save(state)
+      store.appendEvent(state.runId, { type: 'run-end', status: result.status, exitCode: result.exitCode })
+    }
+    lock?.release()
+    bus.emit({ type: 'run-end', status: result.status, exitCode: result.exitCode })
+    await tty?.done()
+
+    const order = result.instances.map((i) => i.id)
+    const table = summaryTable(order, result.nodes, Boolean((args.json ? err : out).isTTY) && !env.NO_COLOR)
+    const tail = [
+      '',
+      table.trimEnd(),
+      '',
+      args.dryRun
+        ? `dry run: nothing was changed and no state was written. Apply with: ${CMD} ${wf.name}`
+        : state
+          ? `${result.status}: run ${state.runId}, state ${shortPath(join(store.runDir(state.runId), 'state.json'))}` +
+            (result.exitCode === 0 ? '' : `\nnext: fix the cause above, then ${CMD} ${wf.name} --resume`)
+          : '',
+    ].join('\n')
+    ;(args.json ? err : out).write(tail + '\n')
+    if (args.json) {
+      const summary = {
+        tool: 'credflow',
+        workflow: wf.name,
+        runId: state?.runId ?? null,
+        resumeOf: previous?.runId ?? null,
+        dryRun: args.dryRun,
+        status: result.status,
+        exitCode: result.exitCode,
+        params: shownParams,
+        stateFile: state ? join(store.runDir(state.runId), 'state.json') : null,
+        nodes: result.instances.map((i) => {
+          const s = result.nodes[i.id]
+          return {
+            id: i.id,
+            node: i.node.id,
+            ...(i.item !== undefined ? { item: i.item } : {}),
+            status: s.status,
+            attempts: s.attempts,
+            durationMs: s.durationMs ?? null,
+            reason: s.reason ?? null,
+            error: s.error ?? null,
+            outputs: s.outputs ?? null,
+            ...(args.dryRun ? { changes: plans.get(i.id) ?? [] } : {}),
+          }
+        }),
+      }
+      out.write(JSON.stringify(summary, null, 2) + '\n')
+    }
+    return result.exitCode
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
+async function statusCommand(a: {
+  wf: Workflow
+  params: Record<string, unknown>
+  store: StateStore
+  loadStep: (id: string) => Promise<StepDefinition>
+  io: TerminalIo
+  signal: AbortSignal
+  json: boolean
+  out: NodeJS.WriteStream
+}): Promise<number> {
+  const last = a.store.latest()
+  const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io })
+  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, lastRun: last ? { runId: last.runId, status: last.status, finishedAt: last.finishedAt ?? null } : null, nodes: obs }, null, 2) + '\n')
+  else a.out.write(formatStatus(a.wf.name, obs, last))
+  return 0
+}
+
+function usage(say: (s: string) => void, message: string): number {
+  say(`credflow: ${message}\nRun '${CMD} --help' for usage.`)
+  return 2
+}
+
+function shortPath(p: string): string {
+  const r = relative(process.cwd(), p)
+  return r.startsWith('..') ? p : r
+}
+
+function isCi(env: NodeJS.ProcessEnv): boolean {
+  return env.CI === 'true' || env.CI === '1'
+}
+
+export function findWorkflow(dir: string, name: string): string | undefined {
+  if (/\.ya?ml$/.test(name) && existsSync(name)) return resolve(name)
+  for (const ext of ['.yaml', '.yml']) {
+    const p = join(dir, name + ext)
+    if (existsSync(p)) return p
+  }
+  return undefined
+}
+
+function listWorkflows(dir: string): string {
+  if (!existsSync(dir)) return `no workflows directory at ${dir}\n`
+  const rows = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => {
+      const text = readFileSync(join(dir, f), 'utf8')
+      const desc = /^description:\s*(?:[>|]-?\s*\n\s+)?(.+)$/m.exec(text)?.[1]?.replace(/^["']|["']$/g, '') ?? ''
+      return `  ${basename(f).replace(/\.ya?ml$/, '').padEnd(20)} ${desc}`
+    })
+  return `Workflows in ${relative(process.cwd(), dir) || dir}:\n${rows.join('\n')}\n\nRun one: ${CMD} <workflow> [--dry-run]\n`
+}

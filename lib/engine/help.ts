@@ -1,0 +1,54 @@
+import { FLAGS } from './args.ts'
+import type { Workflow } from './load.ts'
+import { paramEnvName } from './params.ts'
+
+const CMD = 'npx zx tasks/run.mjs'
+
+export function generalHelp(): string {
+  const flags = FLAGS.map((f) => {
+    const left = `${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.kind === 'optional' ? ` [${f.arg}]` : f.arg ? ` ${f.arg}` : ''}`
+    return `  ${left.padEnd(30)} ${f.help}${f.env ? `\n  ${''.padEnd(30)} env: ${f.env}` : ''}`
+  })
+  return `credflow: run a credential workflow, a YAML DAG of idempotent, resumable steps.
+
+Usage:
+  ${CMD} <workflow> [flags]        run it (every step starts by checking whether it is already done)
+  ${CMD} <workflow> --help         its params and steps
+  ${CMD} --list                    the workflows in workflows/
+
+Flags:
+${flags.join('\n')}
+
+Exit codes: 0 success, 1 a node failed, 2 usage or workflow error, 3 another run holds the lock,
+130 interrupted (state saved; continue with --resume).
+`
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v)
+}
+
+export function workflowHelp(wf: Workflow): string {
+  const params = Object.entries(wf.params).map(([name, p]) => {
+    const def = p.default === undefined ? (p.required ? ' (required)' : '') : ` (default: ${p.secret ? '<secret>' : show(p.default)})`
+    return `  ${name} <${p.type}>${def}\n      ${p.description ?? ''}\n      --set ${name}=...  or  ${paramEnvName(name)}=...`
+  })
+  const nodes = wf.nodes.map((n) => {
+    const tags = [n.isFinally && 'finally', n.spec.interactive && 'interactive', n.spec.confirm && 'confirm', n.forEach && `forEach ${n.forEach.param}`, n.spec.when && `when ${n.spec.when}`]
+      .filter(Boolean)
+      .join(', ')
+    return `  ${n.id.padEnd(16)} ${n.spec.description ?? n.spec.run}${n.needs.length ? `  (after ${n.needs.join(', ')})` : ''}${tags ? `  [${tags}]` : ''}`
+  })
+  return `${wf.name}: ${wf.description.trim()}
+
+Usage: ${CMD} ${wf.name} [--dry-run] [--resume [id]] [--from NODE] [--only NODE] [--set key=value]... [--status]
+
+Params:
+${params.join('\n') || '  (none)'}
+
+Nodes, in order:
+${nodes.join('\n')}
+
+Run '${CMD} --help' for every flag.
+`
+}

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { relative } from 'node:path'
+import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml'
+import { WorkflowSchema, type NodeSpec, type ParamSpec } from './schema.ts'
+import { topoOrder, ancestorsOf } from './graph.ts'
+import { referencesOf, conditionExpression, parseExpression, TemplateError } from './template.ts'
+import { checkParamValue } from './params.ts'
+
+export interface WorkflowNode {
+  id: string
+  spec: NodeSpec
+  needs: string[]
+  isFinally: boolean
+  forEach?: { param: string; key?: string }
+}
+
+export interface Workflow {
+  file: string
+  name: string
+  description: string
+  /** sha256 of the file's bytes: a resume refuses when it changed. */
+  hash: string
+  params: Record<string, ParamSpec>
+  /** Topological order, `finally` nodes last. */
+  nodes: WorkflowNode[]
+  byId: Map<string, WorkflowNode>
+}
+
+export interface Problem {
+  file: string
+  line: number
+  col: number
+  path: string
+  message: string
+}
+
+/** Every problem in a workflow file, each with `file:line:col`. Exit code 2. */
+export class WorkflowError extends Error {
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join('\n'))
+    this.name = 'WorkflowError'
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.path ? p.path + ': ' : ''}${p.message}`
+}
+
+export interface LoadOptions {
+  /** Whether `tasks/<id>.ts` exists; the loader does not import steps. */
+  taskExists: (id: string) => boolean
+}
+
+export function loadWorkflow(file: string, opts: LoadOptions): Workflow {
+  const shown = relative(process.cwd(), file) || file
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new WorkflowError([{ file: shown, line: 1, col: 1, path: '', message: `cannot read: ${(e as Error).message}` }])
+  }
+  return parseWorkflow(text, shown, opts)
+}
+
+export function parseWorkflow(text: string, file: string, opts: LoadOptions): Workflow {
+  const lc = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false })
+  const problems: Problem[] = []
+  const at = (path: (string | number)[], message: string, key?: string) => {
+    const { line, col } = lc.linePos(locate(doc, path, key))
+    problems.push({ file, line, col, path: path.join('.'), message })
+  }
+  for (const e of doc.errors) {
+    const [pos] = e.linePos ?? [{ line: 1, col: 1 }]
+    problems.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })
+  }
+  if (problems.length) throw new WorkflowError(problems)
+
+  const parsed = WorkflowSchema.safeParse(doc.toJS())
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) at([...path, k], `unknown key "${k}"`, k)
+      } else at(path, issue.message)
+    }
+    throw new WorkflowError(problems)
+  }
+  const wf = parsed.data
+  const params = wf.params ?? {}
+
+  for (const [name, p] of Object.entries(params)) {
+    if (p.default !== undefined) {
+      const err = checkParamValue(p, p.default)
+      if (err) at(['params', name, 'default'], `default ${err}`)
+    }
+  }
+
+  const all: WorkflowNode[] = []
+  for (const [section, map] of [['nodes', wf.nodes], ['finally', wf.finally ?? {}]] as const) {
+    for (const [id, spec] of Object.entries(map)) {
+      const fe = typeof spec.forEach === 'string' ? { param: spec.forEach } : spec.forEach
+      all.push({ id, spec, needs: spec.needs ?? [], isFinally: section === 'finally', forEach: fe })
+    }
+  }
+  const ids = new Set(all.map((n) => n.id))
+  const nodePath = (n: WorkflowNode) => [n.isFinally ? 'finally' : 'nodes', n.id]
+  for (const n of all) {
+    if (n.isFinally && wf.nodes[n.id]) at(nodePath(n), `"${n.id}" is defined in both nodes and finally`)
+    if (!opts.taskExists(n.spec.run)) at([...nodePath(n), 'run'], `unknown task "${n.spec.run}": no file tasks/${n.spec.run}.ts`)
+    n.needs.forEach((d, i) => {
+      if (!ids.has(d)) at([...nodePath(n), 'needs', i], `unknown node "${d}"`)
+      else if (!n.isFinally && !wf.nodes[d]) at([...nodePath(n), 'needs', i], `"${d}" is a finally node; only finally nodes may need it`)
+      if (d === n.id) at([...nodePath(n), 'needs', i], 'a node cannot need itself')
+    })
+    if (n.forEach) {
+      const p = params[n.forEach.param]
+      if (!p) at([...nodePath(n), 'forEach'], `unknown param "${n.forEach.param}"`)
+      else if (p.type !== 'list') at([...nodePath(n), 'forEach'], `param "${n.forEach.param}" is a ${p.type}, forEach needs a list`)
+    }
+  }
+  if (problems.length) throw new WorkflowError(problems)
+
+  const needs = new Map(all.map((n) => [n.id, n.needs]))
+  const topo = topoOrder(needs)
+  if ('cycle' in topo) {
+    const start = all.find((n) => n.id === topo.cycle[0])!
+    at([...nodePath(start), 'needs'], `cycle: ${topo.cycle.join(' -> ')}`)
+    throw new WorkflowError(problems)
+  }
+
+  for (const n of all) {
+    const upstream = ancestorsOf(needs, [n.id])
+    const checkRefs = (value: unknown, path: (string | number)[]) => {
+      let refs
+      try {
+        refs = referencesOf(value)
+      } catch (e) {
+        if (e instanceof TemplateError) return at(path, `bad template: ${e.message}`)
+        throw e
+      }
+      for (const r of refs) {
+        if (r.kind === 'param' && !params[r.name]) at(path, `unknown param "${r.name}" (declared: ${Object.keys(params).join(', ') || 'none'})`)
+        if (r.kind === 'item' && !n.forEach) at(path, '"item" is only defined in a forEach node')
+        if (r.kind === 'output') {
+          if (!ids.has(r.node)) at(path, `unknown node "${r.node}"`)
+          else if (!upstream.has(r.node)) at(path, `uses outputs of "${r.node}", which is not in its needs`)
+          else {
+            const src = all.find((x) => x.id === r.node)!
+            if (src.forEach && src.forEach.param !== n.forEach?.param)
+              at(path, `"${r.node}" runs once per ${src.forEach.param}; only a node with the same forEach can use its outputs`)
+          }
+        }
+      }
+    }
+    for (const [k, v] of Object.entries(n.spec.with ?? {})) checkRefs(v, [...nodePath(n), 'with', k])
+    if (n.spec.when !== undefined) {
+      try {
+        parseExpression(conditionExpression(n.spec.when))
+        checkRefs('${{ ' + conditionExpression(n.spec.when) + ' }}', [...nodePath(n), 'when'])
+      } catch (e) {
+        if (e instanceof TemplateError) at([...nodePath(n), 'when'], `bad expression: ${e.message}`)
+        else throw e
+      }
+    }
+  }
+  if (problems.length) throw new WorkflowError(problems)
+
+  // Finally nodes run after every regular node; keep them last in display order.
+  const order = topo.order.map((id) => all.find((n) => n.id === id)!)
+  const nodes = [...order.filter((n) => !n.isFinally), ...order.filter((n) => n.isFinally)]
+  return {
+    file,
+    name: wf.name,
+    description: wf.description,
+    hash: 'sha256:' + createHash('sha256').update(text).digest('hex'),
+    params,
+    nodes,
+    byId: new Map(nodes.map((n) => [n.id, n])),
+  }
+}
+
+/** Source offset of the node at `path` (or of the key `key` inside it), best effort. */
+function locate(doc: Document, path: (string | number)[], key?: string): number {
+  if (key !== undefined) {
+    const parent = doc.getIn(path.slice(0, -1), true)
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key)
+      if (pair && isScalar(pair.key) && pair.key.range) return pair.key.range[0]
+    }
+  }
+  for (let i = path.length; i >= 0; i--) {
+    const node = doc.getIn(path.slice(0, i), true) as { range?: [number, number, number] } | undefined
+    if (node?.range) return node.range[0]
+  }
+  return 0
+}

@@ -1,0 +1,83 @@
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+export interface LockHolder {
+  pid: number
+  host: string
+  startedAt: string
+  runId?: string
+}
+
+/** Another live run holds the lock: exit code 3. */
+export class LockHeldError extends Error {
+  constructor(readonly holder: LockHolder, readonly path: string) {
+    super(
+      `another run of this workflow is in progress: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}` +
+        (holder.runId ? ` (run ${holder.runId})` : ''),
+    )
+    this.name = 'LockHeldError'
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export interface Lock {
+  release(): void
+  /** Set when a stale lock (dead pid on this host) was taken over. */
+  tookOver?: LockHolder
+}
+
+/**
+ * One run per workflow per host. The lock file is created with its content in one step
+ * (write a temp file, then link(2), which fails if the lock exists), so a reader never
+ * sees an empty lock.
+ */
+export function acquireLock(dir: string, runId: string): Lock {
+  const path = join(dir, 'lock')
+  const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), runId }
+  let tookOver: LockHolder | undefined
+  for (let tries = 0; tries < 3; tries++) {
+    const tmp = `${path}.${process.pid}.${randomBytes(3).toString('hex')}`
+    writeFileSync(tmp, JSON.stringify(me) + '\n', { mode: 0o600 })
+    try {
+      linkSync(tmp, path)
+      rmSync(tmp, { force: true })
+      return {
+        tookOver,
+        release: () => {
+          try {
+            const cur = JSON.parse(readFileSync(path, 'utf8')) as LockHolder
+            if (cur.pid === me.pid && cur.startedAt === me.startedAt) rmSync(path, { force: true })
+          } catch {
+            /* already gone */
+          }
+        },
+      }
+    } catch (e) {
+      rmSync(tmp, { force: true })
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    }
+    let holder: LockHolder
+    try {
+      holder = JSON.parse(readFileSync(path, 'utf8')) as LockHolder
+    } catch {
+      holder = { pid: 0, host: hostname(), startedAt: 'unknown' }
+    }
+    if (holder.host === hostname() && !alive(holder.pid)) {
+      tookOver = holder
+      rmSync(path, { force: true })
+      continue
+    }
+    throw new LockHeldError(holder, path)
+  }
+  throw new Error(`could not take the lock ${path}`)
+}

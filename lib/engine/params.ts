@@ -1,0 +1,93 @@
+import type { ParamSpec } from './schema.ts'
+import { parseDuration } from '../duration.ts'
+
+/** Why `value` does not fit the param's type, or undefined when it does. */
+export function checkParamValue(p: ParamSpec, value: unknown): string | undefined {
+  const got = Array.isArray(value) ? 'list' : value === null ? 'null' : typeof value
+  switch (p.type) {
+    case 'string':
+      return typeof value === 'string' ? undefined : `must be a string, got ${got}`
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : `must be a number, got ${got}`
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : `must be true or false, got ${got}`
+    case 'duration':
+      return typeof value === 'string' && parseDuration(value) !== undefined ? undefined : `must be a duration like 30s, 5m or 5d`
+    case 'list':
+      return Array.isArray(value) ? undefined : `must be a list, got ${got}`
+    case 'object':
+      return value && typeof value === 'object' && !Array.isArray(value) ? undefined : `must be a map, got ${got}`
+  }
+}
+
+/** Turns the text of `--set key=value` into the param's type. Lists and maps are JSON. */
+export function coerceParam(p: ParamSpec, text: string): { value: unknown } | { error: string } {
+  switch (p.type) {
+    case 'string':
+    case 'duration': {
+      const err = checkParamValue(p, text)
+      return err ? { error: err } : { value: text }
+    }
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(text.trim()) ? { value: Number(text) } : { error: `must be a number, got "${text}"` }
+    case 'boolean':
+      if (/^(true|1|yes)$/i.test(text)) return { value: true }
+      if (/^(false|0|no)$/i.test(text)) return { value: false }
+      return { error: `must be true or false, got "${text}"` }
+    case 'list':
+    case 'object': {
+      let v: unknown
+      try {
+        v = JSON.parse(text)
+      } catch {
+        if (p.type === 'list' && !text.trim().startsWith('[')) v = text.split(',').map((s) => s.trim()).filter(Boolean)
+        else return { error: `must be JSON, e.g. ${p.type === 'list' ? '["a","b"]' : '{"k":"v"}'}` }
+      }
+      const err = checkParamValue(p, v)
+      return err ? { error: err } : { value: v }
+    }
+  }
+}
+
+export interface ParamSources {
+  /** `--set` pairs, in order (last wins). */
+  set: Array<[string, string]>
+  env: NodeJS.ProcessEnv
+}
+
+/** Env fallback for a param: CREDFLOW_SET_<NAME> with the camelCase name upper-cased (tokenFile -> TOKENFILE). */
+export function paramEnvName(name: string): string {
+  return 'CREDFLOW_SET_' + name.toUpperCase()
+}
+
+/** Defaults, then env, then --set. Returns values or a list of usage errors. */
+export function resolveParams(
+  specs: Record<string, ParamSpec>,
+  src: ParamSources,
+): { values: Record<string, unknown> } | { errors: string[] } {
+  const values: Record<string, unknown> = {}
+  const errors: string[] = []
+  for (const [name, p] of Object.entries(specs)) if (p.default !== undefined) values[name] = structuredClone(p.default)
+  for (const [name, p] of Object.entries(specs)) {
+    const env = src.env[paramEnvName(name)]
+    if (env !== undefined && env !== '') {
+      const r = coerceParam(p, env)
+      if ('error' in r) errors.push(`${paramEnvName(name)}: ${name} ${r.error}`)
+      else values[name] = r.value
+    }
+  }
+  for (const [name, text] of src.set) {
+    const p = specs[name]
+    if (!p) {
+      errors.push(`--set ${name}: unknown param (known: ${Object.keys(specs).join(', ') || 'none'})`)
+      continue
+    }
+    const r = coerceParam(p, text)
+    if ('error' in r) errors.push(`--set ${name}: ${r.error}`)
+    else values[name] = r.value
+  }
+  for (const [name, p] of Object.entries(specs)) {
+    if (p.required && values[name] === undefined) errors.push(`param ${name} is required: pass --set ${name}=... or ${paramEnvName(name)}`)
+  }
+  return errors.length ? { errors } : { values }
+}

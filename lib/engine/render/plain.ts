@@ -1,0 +1,47 @@
+import { formatDuration } from '../../duration.ts'
+import type { EngineEvent } from '../events.ts'
+
+/** One timestamped line per event, prefixed by node: for CI logs and pipes. */
+export function plainRenderer(write: (line: string) => void, now: () => Date = () => new Date()) {
+  const line = (id: string | undefined, text: string) => write(`${now().toISOString()} ${id ? `[${id}] ` : ''}${text}`)
+  return (e: EngineEvent): void => {
+    switch (e.type) {
+      case 'run-start':
+        line(undefined, `${e.dryRun ? 'dry run of' : 'run'} ${e.workflow}${e.runId ? ` (run ${e.runId})` : ''}${e.resumeOf ? `, resuming ${e.resumeOf}` : ''}: ${e.instances.length} node(s)`)
+        break
+      case 'notice':
+        line(undefined, e.message)
+        break
+      case 'log':
+        line(e.id, e.line)
+        break
+      case 'plan':
+        if (e.changes.length === 0) line(e.id, 'no changes')
+        for (const c of e.changes) line(e.id, `would ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
+        break
+      case 'retry':
+        line(e.id, `attempt ${e.attempt - 1} failed: ${e.error.message}; retrying in ${formatDuration(e.delayMs)}`)
+        break
+      case 'status': {
+        const took = e.durationMs !== undefined ? ` in ${formatDuration(e.durationMs)}` : ''
+        switch (e.status) {
+          case 'pending':
+            break
+          case 'running':
+            line(e.id, 'running')
+            break
+          case 'failed':
+            line(e.id, `FAILED${took}: ${e.error?.message ?? e.reason ?? ''}`)
+            if (e.error?.hint) line(e.id, `hint: ${e.error.hint}`)
+            break
+          default:
+            line(e.id, `${e.status}${took}${e.reason ? `: ${e.reason}` : ''}`)
+        }
+        break
+      }
+      case 'run-end':
+        line(undefined, `${e.status} (exit ${e.exitCode})`)
+        break
+    }
+  }
+}

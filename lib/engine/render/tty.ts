@@ -1,0 +1,133 @@
+import { Listr, DefaultRenderer, PRESET_TIMER, type ListrTaskWrapper } from 'listr2'
+import type { EngineEvent, InstanceInfo } from '../events.ts'
+
+interface Deferred {
+  promise: Promise<void>
+  resolve(): void
+  reject(e: Error): void
+}
+function deferred(): Deferred {
+  let resolve!: () => void
+  let reject!: (e: Error) => void
+  const promise = new Promise<void>((a, b) => ((resolve = a), (reject = b)))
+  promise.catch(() => {})
+  return { promise, resolve, reject }
+}
+
+let active: PausableRenderer | undefined
+
+/** listr2's default renderer with pause/resume, so a child process can own the terminal. */
+class PausableRenderer extends DefaultRenderer {
+  constructor(...args: ConstructorParameters<typeof DefaultRenderer>) {
+    super(...args)
+    active = this
+  }
+  pause(): void {
+    const self = this as unknown as { spinner: { stop(): void }; updater?: { clear(): void; done(): void }; logger: { process: { release(): void } } }
+    self.spinner.stop()
+    self.updater?.clear()
+    self.logger.process.release()
+  }
+  resume(): void {
+    const self = this as unknown as { spinner: { start(cb: () => void): void }; logger: { process: { hijack(): void } } }
+    self.logger.process.hijack()
+    self.spinner.start(() => this.update())
+  }
+}
+
+/**
+ * The live view on a terminal: one listr2 task per node instance. The engine drives
+ * everything through events; each task only waits for its instance to settle.
+ */
+export class TtyView {
+  #gates = new Map<string, Deferred>()
+  #tasks = new Map<string, ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof DefaultRenderer>>()
+  #pending = new Map<string, EngineEvent[]>()
+  #list?: Promise<void>
+
+  handle = (e: EngineEvent): void => {
+    if (e.type === 'run-start') return this.#start(e.instances, e.dryRun)
+    if (e.type === 'notice' || e.type === 'run-end') return
+    const task = this.#tasks.get(e.id)
+    if (!task) {
+      this.#pending.set(e.id, [...(this.#pending.get(e.id) ?? []), e])
+      if (e.type === 'status' && ['cached', 'succeeded', 'planned', 'skipped', 'blocked', 'failed', 'interrupted'].includes(e.status)) {
+        // Settled before its task started (e.g. kept from a previous run): settle the gate now.
+        this.#settle(e)
+      }
+      return
+    }
+    this.#apply(task, e)
+  }
+
+  #title(i: InstanceInfo): string {
+    return i.needs.length ? `${i.id} \x1b[2m← ${i.needs.join(', ')}\x1b[0m` : i.id
+  }
+
+  #start(instances: InstanceInfo[], dryRun: boolean): void {
+    for (const i of instances) this.#gates.set(i.id, deferred())
+    const list = new Listr(
+      instances.map((i) => ({
+        title: this.#title(i),
+        rendererOptions: { outputBar: 3, persistentOutput: dryRun },
+        task: async (_: unknown, task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof DefaultRenderer>) => {
+          this.#tasks.set(i.id, task)
+          for (const e of this.#pending.get(i.id) ?? []) this.#apply(task, e)
+          this.#pending.delete(i.id)
+          await this.#gates.get(i.id)!.promise
+        },
+      })),
+      {
+        concurrent: true,
+        exitOnError: false,
+        registerSignalListeners: false,
+        renderer: PausableRenderer as unknown as typeof DefaultRenderer,
+        rendererOptions: { collapseSkips: false, collapseErrors: false, showSkipMessage: true, showErrorMessage: true, timer: PRESET_TIMER },
+      },
+    )
+    this.#list = list.run().then(() => undefined, () => undefined)
+  }
+
+  #settle(e: Extract<EngineEvent, { type: 'status' }>): void {
+    const gate = this.#gates.get(e.id)
+    if (!gate) return
+    if (e.status === 'failed' || e.status === 'interrupted') gate.reject(new Error(e.error ? e.error.message + (e.error.hint ? `\n  hint: ${e.error.hint}` : '') : e.status))
+    else gate.resolve()
+  }
+
+  #apply(task: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof DefaultRenderer>, e: EngineEvent): void {
+    const base = e.type !== 'run-start' && e.type !== 'notice' && e.type !== 'run-end' ? e.id : ''
+    switch (e.type) {
+      case 'log':
+        task.output = e.line
+        break
+      case 'plan':
+        task.output = e.changes.length ? e.changes.map((c) => `would ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`).join('\n') : 'no changes'
+        break
+      case 'retry':
+        task.title = `${base} (attempt ${e.attempt - 1} failed: ${e.error.message}; retrying)`
+        break
+      case 'status':
+        if (e.status === 'running') task.title = `${base}${e.attempt && e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`
+        else if (e.status === 'cached') task.title = `${base} \x1b[2m(already done: ${e.reason ?? ''})\x1b[0m`
+        else if (e.status === 'planned') task.title = `${base} \x1b[36m(would change: ${e.reason ?? ''})\x1b[0m`
+        else if (e.status === 'skipped' || e.status === 'blocked') task.skip(`${base} ${e.status}: ${e.reason ?? ''}`)
+        else if (e.status === 'succeeded') task.title = base
+        if (e.status !== 'pending' && e.status !== 'running') this.#settle(e)
+        break
+    }
+  }
+
+  async withTerminal<T>(fn: () => Promise<T>): Promise<T> {
+    active?.pause()
+    try {
+      return await fn()
+    } finally {
+      active?.resume()
+    }
+  }
+
+  async done(): Promise<void> {
+    await this.#list
+  }
+}

@@ -1,0 +1,334 @@
+import { createHash } from 'node:crypto'
+import { OpsError, isOpsError } from '../errors.ts'
+import { parseDuration, formatDuration } from '../duration.ts'
+import type { Workflow } from './load.ts'
+import { expandInstances, upstreamInstance, type Instance } from './instances.ts'
+import { resolveValue, evaluateCondition, MissingOutputError, TemplateError, type Scope } from './template.ts'
+import { SATISFIED, type EventBus, type ErrorInfo, type NodeStatus, type RunStatus } from './events.ts'
+import type { ResumePlan } from './resume.ts'
+import type { NodeState, RunState, StateStore } from './state.ts'
+import type { StepContext, StepDefinition, Outputs } from './step.ts'
+
+export interface TerminalIo {
+  withTerminal<T>(fn: () => Promise<T>): Promise<T>
+  prompt(question: string): Promise<string>
+}
+
+export interface RunOptions {
+  workflow: Workflow
+  params: Record<string, unknown>
+  loadStep: (taskId: string) => Promise<StepDefinition>
+  dryRun: boolean
+  interactive: boolean
+  yes: boolean
+  maxParallel: number
+  /** Aborted by SIGINT/SIGTERM: running nodes become `interrupted`. */
+  signal: AbortSignal
+  bus: EventBus
+  /** The run document to fill in; absent in a dry run (nothing is written). */
+  state?: RunState
+  store?: StateStore
+  resume: ResumePlan
+  /** The run whose outputs `previousOutputs` and --only read. */
+  previous?: RunState
+  io: TerminalIo
+}
+
+export interface RunResult {
+  status: RunStatus
+  exitCode: number
+  nodes: Record<string, NodeState>
+  instances: Instance[]
+}
+
+class Interrupted extends Error {}
+class TimedOut extends Error {}
+
+function errorInfo(e: unknown): ErrorInfo {
+  if (isOpsError(e)) return { message: e.message, hint: e.hint, reason: e.reason }
+  if (e instanceof Error) return { message: e.message, reason: e.name === 'Error' ? 'Error' : e.name }
+  return { message: String(e), reason: 'Error' }
+}
+
+function retryable(e: unknown): boolean {
+  if (isOpsError(e)) return e.retryable
+  return !(e instanceof TemplateError)
+}
+
+function hashInputs(inputs: unknown): string {
+  return 'sha256:' + createHash('sha256').update(JSON.stringify(inputs ?? null)).digest('hex').slice(0, 16)
+}
+
+/** Rejects when `signal` aborts, so a step that ignores its signal cannot hang the run. */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    )
+  })
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms)
+    const onAbort = () => (clearTimeout(t), reject(signal.reason))
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+class Semaphore {
+  #free: number
+  #waiting: Array<() => void> = []
+  constructor(n: number) {
+    this.#free = Math.max(1, n)
+  }
+  async acquire(): Promise<() => void> {
+    if (this.#free > 0) this.#free--
+    else await new Promise<void>((r) => this.#waiting.push(r))
+    return () => {
+      const next = this.#waiting.shift()
+      if (next) next()
+      else this.#free++
+    }
+  }
+}
+
+/**
+ * Runs the DAG: every instance waits for its needs, then (bounded by maxParallel)
+ * check -> plan (dry run) or apply -> verify, with retries, timeouts and `when`.
+ * A failure blocks descendants while independent branches finish; finally nodes always run.
+ */
+export async function runWorkflow(o: RunOptions): Promise<RunResult> {
+  const instances = expandInstances(o.workflow, o.params)
+  const results = new Map<string, NodeState>()
+  const done = new Map<string, Promise<void>>()
+  const sem = new Semaphore(o.maxParallel)
+  const runId = o.state?.runId
+
+  const record = (id: string, patch: Partial<NodeState>, event?: { reason?: string; error?: ErrorInfo; attempt?: number }) => {
+    const inst = instances.find((i) => i.id === id)!
+    const cur: NodeState = results.get(id) ?? { node: inst.node.id, ...(inst.item !== undefined ? { item: inst.item } : {}), status: 'pending', attempts: o.previous?.nodes[id]?.attempts ?? 0 }
+    const next = { ...cur, ...patch }
+    results.set(id, next)
+    o.bus.emit({ type: 'status', id, status: next.status, reason: event?.reason ?? patch.reason, error: patch.error, attempt: event?.attempt, durationMs: next.durationMs, outputs: patch.outputs })
+    if (o.state && o.store) {
+      o.state.nodes[id] = next
+      o.store.save(o.state)
+      o.store.appendEvent(o.state.runId, { type: 'status', node: id, status: next.status, attempt: next.attempts, reason: next.reason, error: next.error })
+    }
+  }
+
+  for (const inst of instances) {
+    const stored = o.resume.untouched.get(inst.id)
+    if (o.resume.untouched.has(inst.id)) results.set(inst.id, stored ?? { node: inst.node.id, status: 'pending', attempts: 0 })
+    else record(inst.id, { status: 'pending', error: undefined, reason: undefined })
+  }
+  o.bus.emit({
+    type: 'run-start',
+    runId,
+    workflow: o.workflow.name,
+    dryRun: o.dryRun,
+    resumeOf: o.previous?.runId,
+    instances: instances.map((i) => ({
+      id: i.id,
+      node: i.node.id,
+      needs: i.needs,
+      description: i.node.spec.description ?? '',
+      isFinally: i.node.isFinally,
+      interactive: Boolean(i.node.spec.interactive),
+    })),
+  })
+
+  const outputsOf = (inst: Instance) => (node: string) => {
+    const up = upstreamInstance(instances, inst, node)
+    return up ? results.get(up.id)?.outputs : undefined
+  }
+
+  const runOne = async (inst: Instance): Promise<void> => {
+    await Promise.all(inst.needs.map((d) => done.get(d)))
+    if (o.resume.untouched.has(inst.id)) return
+    const spec = inst.node.spec
+    if (o.signal.aborted) return
+    if (!inst.node.isFinally) {
+      const bad = inst.needs.filter((d) => !SATISFIED.has(results.get(d)!.status))
+      if (bad.length) {
+        const why = bad.map((d) => `${d} ${results.get(d)!.status}`).join(', ')
+        return record(inst.id, { status: 'blocked', reason: `upstream ${why}` })
+      }
+    } else {
+      const bad = inst.needs.filter((d) => instances.find((i) => i.id === d)!.node.isFinally && !SATISFIED.has(results.get(d)!.status))
+      if (bad.length) return record(inst.id, { status: 'blocked', reason: `upstream ${bad.join(', ')} did not succeed` })
+    }
+
+    const scope: Scope = { params: o.params, outputs: outputsOf(inst), item: inst.item }
+    let inputs: unknown
+    try {
+      if (spec.when !== undefined && !evaluateCondition(spec.when, scope)) {
+        return record(inst.id, { status: 'skipped', reason: `when: ${spec.when} is false` })
+      }
+      inputs = resolveValue(spec.with ?? {}, scope)
+    } catch (e) {
+      if (e instanceof MissingOutputError) {
+        const reason = o.dryRun ? `${e.message} (known only after a real run)` : e.message
+        return record(inst.id, { status: 'blocked', reason })
+      }
+      return record(inst.id, { status: 'failed', error: errorInfo(e) })
+    }
+
+    const release = await sem.acquire()
+    try {
+      await execute(inst, inputs)
+    } finally {
+      release()
+    }
+  }
+
+  const execute = async (inst: Instance, rawInputs: unknown): Promise<void> => {
+    const spec = inst.node.spec
+    const started = Date.now()
+    const stamp = () => ({ finishedAt: new Date().toISOString(), durationMs: Date.now() - started })
+    let step: StepDefinition
+    try {
+      step = await o.loadStep(spec.run)
+    } catch (e) {
+      return record(inst.id, { status: 'failed', error: { message: `cannot load task ${spec.run}: ${(e as Error).message}`, reason: 'TaskLoadError' }, ...stamp() })
+    }
+    const parsed = step.inputs.safeParse(rawInputs)
+    if (!parsed.success) {
+      const msg = parsed.error.issues.map((i) => `with.${i.path.join('.')}: ${i.message}`).join('; ')
+      return record(inst.id, { status: 'failed', error: { message: `invalid inputs for ${spec.run}: ${msg}`, reason: 'InvalidInputs', hint: `fix the node's "with" in ${o.workflow.file} or the --set values` }, ...stamp() })
+    }
+    const inputs = parsed.data
+    const inputsHash = hashInputs(rawInputs)
+
+    const kept = o.resume.keep.get(inst.id)
+    if (kept && !step.alwaysRun && kept.inputsHash === inputsHash && kept.outputs) {
+      return record(inst.id, { status: kept.status, outputs: kept.outputs, reason: `kept from run ${o.previous?.runId}`, inputsHash, attempts: kept.attempts })
+    }
+
+    const attempts = spec.retry?.attempts ?? 1
+    const backoff = parseDuration(spec.retry?.backoff ?? '1s') ?? 1000
+    const timeoutMs = spec.timeout ? parseDuration(spec.timeout)! : undefined
+    const prevAttempts = results.get(inst.id)?.attempts ?? 0
+    record(inst.id, { status: 'running', startedAt: new Date(started).toISOString(), inputsHash, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined })
+
+    for (let attempt = 1; ; attempt++) {
+      const attemptCtl = new AbortController()
+      const onRunAbort = () => attemptCtl.abort(new Interrupted('interrupted'))
+      o.signal.addEventListener('abort', onRunAbort, { once: true })
+      const timer = timeoutMs ? setTimeout(() => attemptCtl.abort(new TimedOut(`timed out after ${spec.timeout}`)), timeoutMs) : undefined
+      const ctx: StepContext<unknown> = {
+        node: inst.id,
+        inputs,
+        signal: attemptCtl.signal,
+        dryRun: o.dryRun,
+        interactive: o.interactive,
+        runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
+        runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
+        previousOutputs: o.previous?.nodes[inst.id]?.outputs,
+        attempt,
+        log: (line) => {
+          o.bus.emit({ type: 'log', id: inst.id, line })
+          if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
+        },
+        withTerminal: (fn) => o.io.withTerminal(fn),
+        prompt: (q) => o.io.prompt(q),
+        statuses: () =>
+          Object.fromEntries([...results].map(([id, s]) => [id, { status: s.status, reason: s.reason, error: s.error?.message }])),
+      }
+      results.set(inst.id, { ...results.get(inst.id)!, attempts: prevAttempts + attempt })
+      try {
+        const outcome = await raceAbort(attemptOnce(inst, step, ctx), attemptCtl.signal)
+        if (outcome.kind === 'cached') return record(inst.id, { status: 'cached', outputs: outcome.outputs, reason: outcome.observed, ...stamp() })
+        if (outcome.kind === 'planned') {
+          o.bus.emit({ type: 'plan', id: inst.id, changes: outcome.changes })
+          return record(inst.id, { status: 'planned', outputs: outcome.outputs, reason: outcome.reason, ...stamp() })
+        }
+        return record(inst.id, { status: 'succeeded', outputs: outcome.outputs, ...stamp() })
+      } catch (e) {
+        const err = attemptCtl.signal.aborted ? attemptCtl.signal.reason : e
+        if (err instanceof Interrupted || o.signal.aborted) {
+          return record(inst.id, { status: 'interrupted', error: { message: 'interrupted by signal', reason: 'Interrupted' }, ...stamp() })
+        }
+        const info = err instanceof TimedOut ? { message: err.message, reason: 'Timeout' } : errorInfo(err)
+        const canRetry = attempt < attempts && (err instanceof TimedOut || retryable(err))
+        if (!canRetry) return record(inst.id, { status: 'failed', error: info, ...stamp() })
+        const delayMs = backoff * 2 ** (attempt - 1)
+        o.bus.emit({ type: 'retry', id: inst.id, attempt: attempt + 1, delayMs, error: info })
+        if (o.store && runId) o.store.appendEvent(runId, { type: 'retry', node: inst.id, attempt: attempt + 1, delayMs, error: info })
+        try {
+          await sleep(delayMs, o.signal)
+        } catch {
+          return record(inst.id, { status: 'interrupted', error: { message: 'interrupted by signal', reason: 'Interrupted' }, ...stamp() })
+        }
+      } finally {
+        clearTimeout(timer)
+        o.signal.removeEventListener('abort', onRunAbort)
+      }
+    }
+  }
+
+  type Outcome =
+    | { kind: 'cached'; outputs: Outputs; observed: string }
+    | { kind: 'planned'; outputs?: Outputs; changes: { verb: string; target: string; detail?: string }[]; reason: string }
+    | { kind: 'applied'; outputs: Outputs }
+
+  const attemptOnce = async (inst: Instance, step: StepDefinition, ctx: StepContext<unknown>): Promise<Outcome> => {
+    const spec = inst.node.spec
+    const checked = await step.check(ctx)
+    if (checked.done && !step.alwaysRun) return { kind: 'cached', outputs: jsonOnly(checked.outputs), observed: checked.observed }
+    const reason = checked.done ? 'always runs' : checked.reason
+    if (checked.observed) ctx.log(checked.observed)
+    if (o.dryRun) {
+      const plan = await step.plan(ctx)
+      return { kind: 'planned', outputs: plan.outputs ? jsonOnly(plan.outputs) : undefined, changes: plan.changes, reason }
+    }
+    if (spec.interactive && !o.interactive) {
+      throw new OpsError(`${inst.id} needs an operator at a terminal: ${reason}`, {
+        reason: 'NeedsOperator',
+        hint: step.runbook?.(ctx) ?? `run it by hand on a terminal: npx zx tasks/run.mjs ${o.workflow.name} --only ${inst.node.id}`,
+      })
+    }
+    if (spec.confirm && !o.yes) {
+      if (!o.interactive) {
+        throw new OpsError(`${inst.id} changes things and needs confirmation`, { reason: 'NeedsConfirmation', hint: 'pass --yes (or CREDFLOW_YES=1) to confirm non-interactively' })
+      }
+      const plan = await step.plan(ctx)
+      for (const c of plan.changes) ctx.log(`will ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
+      const answer = await o.io.prompt(`${inst.id}: apply ${plan.changes.length} change(s)? [y/N] `)
+      if (!/^y(es)?$/i.test(answer.trim())) throw new OpsError(`${inst.id}: not confirmed, nothing changed`, { reason: 'NotConfirmed', hint: 'rerun and answer y, or pass --yes' })
+    }
+    ctx.log(`applying: ${reason}`)
+    const outputs = jsonOnly(await step.apply(ctx))
+    if (step.verify) await step.verify(ctx, outputs)
+    return { kind: 'applied', outputs }
+  }
+
+  for (const inst of instances) done.set(inst.id, runOne(inst).catch((e) => record(inst.id, { status: 'failed', error: errorInfo(e) })))
+  await Promise.all(done.values())
+
+  const statuses = instances.map((i) => results.get(i.id)!.status)
+  const status: RunStatus = statuses.includes('interrupted') || o.signal.aborted
+    ? 'interrupted'
+    : statuses.some((s) => s === 'failed' || s === 'blocked')
+      ? 'failed'
+      : o.dryRun
+        ? 'planned'
+        : statuses.every((s: NodeStatus) => SATISFIED.has(s) || s === 'pending')
+          ? 'succeeded'
+          : 'failed'
+  const exitCode = status === 'interrupted' ? 130 : status === 'failed' ? 1 : 0
+  return { status, exitCode, nodes: Object.fromEntries(results), instances }
+}
+
+/** Outputs must be plain JSON; SecretValue serialises to its fingerprint, so material cannot slip through. */
+function jsonOnly(outputs: Outputs): Outputs {
+  return JSON.parse(JSON.stringify(outputs ?? {}))
+}
+
+export { formatDuration }

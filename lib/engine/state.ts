@@ -1,0 +1,135 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync, statSync } from 'node:fs'
+import { homedir, hostname } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { writeFileAtomic } from '../atomic-file.ts'
+import type { ErrorInfo, NodeStatus, RunStatus } from './events.ts'
+import type { Outputs } from './step.ts'
+
+export const TOOL = 'credflow'
+
+export interface NodeState {
+  node: string
+  item?: unknown
+  status: NodeStatus
+  attempts: number
+  startedAt?: string
+  finishedAt?: string
+  durationMs?: number
+  /** Why it was skipped, blocked, cached or kept. */
+  reason?: string
+  outputs?: Outputs
+  error?: ErrorInfo
+  /** sha256 of the resolved inputs; a resume reruns the node when it changes. */
+  inputsHash?: string
+}
+
+export interface RunState {
+  schema: 1
+  tool: typeof TOOL
+  workflow: string
+  file: string
+  workflowHash: string
+  runId: string
+  status: RunStatus
+  params: Record<string, unknown>
+  host: string
+  pid: number
+  startedAt: string
+  updatedAt: string
+  finishedAt?: string
+  /** How many times `--resume`/`--from`/`--only` continued this run. */
+  resumes: number
+  nodes: Record<string, NodeState>
+}
+
+/** --state-dir, then CREDFLOW_STATE_DIR, then $XDG_STATE_HOME/credflow, then ~/.local/state/credflow. */
+export function resolveStateDir(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag) return flag
+  if (env.CREDFLOW_STATE_DIR) return env.CREDFLOW_STATE_DIR
+  const base = env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
+  return join(base, TOOL)
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return `${stamp}-${randomBytes(2).toString('hex')}`
+}
+
+function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+}
+
+/** The on-disk home of one workflow's runs: `<stateDir>/<workflow>/{lock,runs/<id>/{state.json,events.jsonl}}`. */
+export class StateStore {
+  constructor(readonly stateDir: string, readonly workflow: string) {}
+
+  get workflowDir(): string {
+    return join(this.stateDir, this.workflow)
+  }
+  runDir(runId: string): string {
+    return join(this.workflowDir, 'runs', runId)
+  }
+  ensure(): void {
+    ensurePrivateDir(this.stateDir)
+    ensurePrivateDir(this.workflowDir)
+    ensurePrivateDir(join(this.workflowDir, 'runs'))
+  }
+  ensureRunDir(runId: string): string {
+    this.ensure()
+    const dir = this.runDir(runId)
+    ensurePrivateDir(dir)
+    return dir
+  }
+  save(state: RunState): void {
+    state.updatedAt = new Date().toISOString()
+    writeFileAtomic(join(this.ensureRunDir(state.runId), 'state.json'), JSON.stringify(state, null, 2) + '\n', 0o600)
+  }
+  appendEvent(runId: string, event: object): void {
+    const file = join(this.ensureRunDir(runId), 'events.jsonl')
+    appendFileSync(file, JSON.stringify({ ts: new Date().toISOString(), ...event }) + '\n', { mode: 0o600 })
+  }
+  load(runId: string): RunState | undefined {
+    const file = join(this.runDir(runId), 'state.json')
+    if (!existsSync(file)) return undefined
+    return JSON.parse(readFileSync(file, 'utf8')) as RunState
+  }
+  /** Run ids, oldest first (ids sort by start time). */
+  list(): string[] {
+    const dir = join(this.workflowDir, 'runs')
+    if (!existsSync(dir)) return []
+    return readdirSync(dir)
+      .filter((d) => existsSync(join(dir, d, 'state.json')))
+      .sort((a, b) => statSync(join(dir, a, 'state.json')).birthtimeMs - statSync(join(dir, b, 'state.json')).birthtimeMs || a.localeCompare(b))
+  }
+  latest(filter: (s: RunState) => boolean = () => true): RunState | undefined {
+    const ids = this.list()
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const s = this.load(ids[i])
+      if (s && filter(s)) return s
+    }
+    return undefined
+  }
+}
+
+export function isUnfinished(s: RunState): boolean {
+  return s.status !== 'succeeded'
+}
+
+export function newRunState(args: { workflow: string; file: string; workflowHash: string; params: Record<string, unknown> }): RunState {
+  const now = new Date().toISOString()
+  return {
+    schema: 1,
+    tool: TOOL,
+    ...args,
+    runId: newRunId(),
+    status: 'running',
+    host: hostname(),
+    pid: process.pid,
+    startedAt: now,
+    updatedAt: now,
+    resumes: 0,
+    nodes: {},
+  }
+}

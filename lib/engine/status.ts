@@ -1,0 +1,93 @@
+import { resolveValue, MissingOutputError, evaluateCondition } from './template.ts'
+import { upstreamInstance, type Instance } from './instances.ts'
+import type { RunState } from './state.ts'
+import type { StepDefinition, Outputs } from './step.ts'
+import type { TerminalIo } from './scheduler.ts'
+import { formatDuration } from '../duration.ts'
+import { isOpsError } from '../errors.ts'
+
+export interface NodeObservation {
+  id: string
+  /** done: the world is as wanted; todo: a run would change it; unknown: could not tell. */
+  state: 'done' | 'todo' | 'skipped' | 'unknown'
+  observed: string
+  lastRun?: { status: string; finishedAt?: string; error?: string }
+}
+
+/**
+ * `--status`: every node's read-only check, in order, fed with upstream outputs from
+ * this pass (or the last run when a check cannot produce them). Never writes anything.
+ */
+export async function observe(args: {
+  instances: Instance[]
+  params: Record<string, unknown>
+  loadStep: (id: string) => Promise<StepDefinition>
+  last?: RunState
+  signal: AbortSignal
+  io: TerminalIo
+  timeoutMs?: number
+}): Promise<NodeObservation[]> {
+  const outputs = new Map<string, Outputs | undefined>()
+  const out: NodeObservation[] = []
+  for (const inst of args.instances) {
+    const lastNode = args.last?.nodes[inst.id]
+    const lastRun = lastNode ? { status: lastNode.status, finishedAt: lastNode.finishedAt, error: lastNode.error?.message } : undefined
+    const scope = {
+      params: args.params,
+      item: inst.item,
+      outputs: (node: string) => {
+        const up = upstreamInstance(args.instances, inst, node)
+        return up ? (outputs.get(up.id) ?? args.last?.nodes[up.id]?.outputs) : undefined
+      },
+    }
+    try {
+      if (inst.node.spec.when && !evaluateCondition(inst.node.spec.when, scope)) {
+        out.push({ id: inst.id, state: 'skipped', observed: `when: ${inst.node.spec.when} is false`, lastRun })
+        continue
+      }
+      const step = await args.loadStep(inst.node.spec.run)
+      const inputs = step.inputs.parse(resolveValue(inst.node.spec.with ?? {}, scope))
+      const signal = AbortSignal.any([args.signal, AbortSignal.timeout(args.timeoutMs ?? 30_000)])
+      const r = await step.check({
+        node: inst.id,
+        inputs,
+        signal,
+        dryRun: true,
+        interactive: false,
+        runDir: undefined,
+        runStartedAt: args.last?.startedAt ?? new Date().toISOString(),
+        previousOutputs: args.last?.nodes[inst.id]?.outputs,
+        attempt: 1,
+        log: () => {},
+        withTerminal: (fn) => args.io.withTerminal(fn),
+        prompt: async () => '',
+        statuses: () => ({}),
+      })
+      if (r.done) outputs.set(inst.id, JSON.parse(JSON.stringify(r.outputs)))
+      out.push({ id: inst.id, state: r.done ? 'done' : 'todo', observed: r.done ? r.observed : [r.reason, r.observed].filter(Boolean).join('; '), lastRun })
+    } catch (e) {
+      const msg = e instanceof MissingOutputError ? `${e.message}` : isOpsError(e) ? e.message + (e.hint ? ` (hint: ${e.hint})` : '') : (e as Error).message
+      out.push({ id: inst.id, state: 'unknown', observed: msg, lastRun })
+    }
+  }
+  return out
+}
+
+export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined): string {
+  const mark = { done: '✔', todo: '✎', skipped: '↓', unknown: '?' }
+  const lines = [`${workflow}: status (read-only checks)`]
+  if (last) {
+    const when = last.finishedAt ?? last.updatedAt
+    const ago = formatDuration(Date.now() - Date.parse(when))
+    lines.push(`last run ${last.runId}: ${last.status}, ${ago} ago`)
+  } else lines.push('last run: none recorded in this state directory')
+  lines.push('')
+  const w = Math.max(4, ...obs.map((o) => o.id.length))
+  lines.push(`${'NODE'.padEnd(w)}  NOW       LAST RUN     OBSERVED`)
+  for (const o of obs) {
+    const now = `${mark[o.state]} ${o.state}`.padEnd(9)
+    const lr = (o.lastRun?.status ?? '-').padEnd(11)
+    lines.push(`${o.id.padEnd(w)}  ${now} ${lr}  ${o.observed}`)
+  }
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,82 @@
+import type { ZodType } from 'zod'
+
+/**
+ * The contract every workflow step implements. A step is a small reconciler:
+ * `check` observes (read-only), `plan` states the difference (read-only), `apply`
+ * closes it (idempotent). Outputs are JSON and never contain secret material: use
+ * fingerprints. Steps know nothing about the graph they sit in.
+ */
+export interface StepDefinition<In = any, Out extends Outputs = Outputs> {
+  /** One line, shown by --help, --graph and the TTY view. */
+  description: string
+  /** Validates the node's resolved `with` inputs before anything runs. */
+  inputs: ZodType<In>
+  /** Read-only: is the world already as wanted? If so, return the outputs. */
+  check(ctx: StepContext<In>): Promise<CheckResult<Out>>
+  /** Read-only: the concrete changes `apply` would make, plus predicted outputs for a dry run. */
+  plan(ctx: StepContext<In>): Promise<Plan<Out>>
+  /** Idempotent: make the changes. May assume `check` said not done, must not rely on it. */
+  apply(ctx: StepContext<In>): Promise<Out>
+  /** Optional read-only confirmation after `apply`; throwing fails the attempt. */
+  verify?(ctx: StepContext<In>, outputs: Out): Promise<void>
+  /**
+   * Never reuse a previous success: a read-only verification step that must look at the
+   * world every run. Its `check` still runs (for --status) but is not trusted as cached.
+   */
+  alwaysRun?: boolean
+  /** What an operator must do by hand when this interactive step cannot run here. */
+  runbook?(ctx: StepContext<In>): string
+}
+
+export type Outputs = Record<string, Json>
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
+
+export type CheckResult<Out> =
+  | { done: true; outputs: Out; observed: string }
+  | { done: false; reason: string; observed?: string }
+
+export interface Change {
+  /** kubectl-like verb: create, update, replace, delete, patch, restart, write, run, wait, verify, consent. */
+  verb: string
+  /** The object, e.g. `Secret basketball-api/gmail-oauth-token`. */
+  target: string
+  /** Fingerprints, sizes, keys: never content. */
+  detail?: string
+}
+
+export interface Plan<Out> {
+  changes: Change[]
+  /** Outputs the step expects to produce, so a dry run can plan its descendants. */
+  outputs?: Out
+}
+
+export interface StepContext<In> {
+  /** Instance id, e.g. `update-secret[basketball-api]`. */
+  readonly node: string
+  readonly inputs: In
+  /** Aborted on timeout, SIGINT/SIGTERM: pass it to every child process and HTTP call. */
+  readonly signal: AbortSignal
+  readonly dryRun: boolean
+  /** A terminal is attached and --non-interactive was not given. */
+  readonly interactive: boolean
+  /** A private 0700 directory for this run (backups). Undefined in a dry run. */
+  readonly runDir: string | undefined
+  /** When this run (or the run it resumes) started, ISO 8601. */
+  readonly runStartedAt: string
+  /** Outputs this node recorded in the run being resumed, if any. */
+  readonly previousOutputs: Outputs | undefined
+  /** 1-based attempt number. */
+  readonly attempt: number
+  /** A progress line for the renderers. Never pass secret material. */
+  log(line: string): void
+  /** Give a child process the terminal (the live view pauses while `fn` runs). */
+  withTerminal<T>(fn: () => Promise<T>): Promise<T>
+  /** Ask the operator one line on the terminal (interactive runs only). */
+  prompt(question: string): Promise<string>
+  /** Every instance's status so far: what a `finally` node reports on. */
+  statuses(): Record<string, { status: string; reason?: string; error?: string }>
+}
+
+export function defineStep<In, Out extends Outputs>(def: StepDefinition<In, Out>): StepDefinition<In, Out> {
+  return def
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// Entry point: `npx zx tasks/run.mjs <workflow> [flags]` (plain `node tasks/run.mjs` works too).
+// Parses nothing itself: it finds its own arguments and hands them to the engine's CLI.
+// Node 20 cannot run TypeScript, so the engine and the steps load through tsx's ESM hook.
+import { fileURLToPath } from 'node:url'
+import { dirname, resolve } from 'node:path'
+import { register } from 'tsx/esm/api'
+
+const self = fileURLToPath(import.meta.url)
+// Under `zx`, process.argv is [node, zx-cli, run.mjs, ...]; under node it is [node, run.mjs, ...].
+const at = process.argv.findIndex((a) => resolve(a) === self)
+const argv = process.argv.slice(at + 1)
+
+register()
+const { main } = await import('../lib/engine/cli.ts')
+const code = await main({ argv, root: resolve(dirname(self), '..') })
+// Flush stdout before exiting: a piped --json summary must arrive whole.
+process.stdout.write('', () => process.exit(code))
