@@ -1,0 +1,106 @@
+/**
+ * Kubeconfig loading and API clients. @kubernetes/client-node takes ~0.6 s to import, so
+ * it is loaded on first use (`await import`), keeping `--help` and planning-free paths fast.
+ */
+import type { KubeConfig, CoreV1Api, AppsV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
+import { OpsError } from '../errors.ts'
+import { k8sError, type K8sOperation } from './errors.ts'
+
+export interface KubeTarget {
+  /** A kubeconfig path. Default: `$KUBECONFIG` (merged like kubectl), then ~/.kube/config, then in-cluster. */
+  kubeconfig?: string
+  /** Context to use instead of the kubeconfig's current-context. */
+  context?: string
+}
+
+export interface Kube {
+  kc: KubeConfig
+  core: CoreV1Api
+  apps: AppsV1Api
+  context: string
+  server: string
+  /** `k8sError` with this server and context filled in. */
+  error(e: unknown, op: K8sOperation): OpsError
+}
+
+export const clientNode = () => import('@kubernetes/client-node')
+
+/** Load the kubeconfig and build clients; with `probe` (default), also prove the server answers. */
+export async function connect(target: KubeTarget = {}, opts: { probe?: boolean; timeoutMs?: number } = {}): Promise<Kube> {
+  const k8s = await clientNode()
+  const kc = new k8s.KubeConfig()
+  const source = target.kubeconfig ?? (process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : 'the default kubeconfig')
+  try {
+    if (target.kubeconfig) kc.loadFromFile(target.kubeconfig)
+    else kc.loadFromDefault()
+  } catch (e) {
+    throw new OpsError(`cannot load ${source}: ${(e as Error).message}`, {
+      reason: 'KubeconfigInvalid',
+      hint: 'pass --kubeconfig <path> or set KUBECONFIG; check it with: kubectl config view',
+    })
+  }
+  if (target.context) {
+    if (!kc.getContextObject(target.context)) {
+      const known = kc.getContexts().map((c) => c.name)
+      throw new OpsError(`context "${target.context}" not found in ${source} (known: ${known.join(', ') || 'none'})`, {
+        reason: 'ContextNotFound',
+        hint: 'kubectl config get-contexts',
+      })
+    }
+    kc.setCurrentContext(target.context)
+  }
+  const context = kc.getCurrentContext()
+  const cluster = kc.getCurrentCluster()
+  if (!context || !cluster) {
+    throw new OpsError(`${source} has no usable current context${context ? ` ("${context}" names no cluster)` : ''}`, {
+      reason: 'ContextNotFound',
+      hint: 'kubectl config get-contexts; then pass --context <name>',
+    })
+  }
+  const server = cluster.server
+  const kube: Kube = {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    context,
+    server,
+    error: (e, op) => k8sError(e, { server, context, ...op }),
+  }
+  if (opts.probe ?? true) await probeServer(kube, opts.timeoutMs)
+  return kube
+}
+
+/** GET /version within `timeoutMs`; returns the server's gitVersion or throws Unreachable/Unauthorized. */
+export async function probeServer(kube: Kube, timeoutMs = 10_000): Promise<string> {
+  const k8s = await clientNode()
+  const signal = AbortSignal.timeout(timeoutMs)
+  try {
+    const v = await kube.kc.makeApiClient(k8s.VersionApi).getCode(callOptions({ signal }))
+    return v.gitVersion
+  } catch (e) {
+    if (signal.aborted) e = Object.assign(new Error('timeout'), { code: `ETIMEDOUT after ${timeoutMs / 1000}s` })
+    throw kube.error(e, { verb: 'get', resource: 'version' })
+  }
+}
+
+/**
+ * Per-call options: an AbortSignal and/or a Content-Type (patches need one: client-node
+ * otherwise sends any patch as application/json-patch+json). The ObjectParam API runs
+ * middleware through its internal Observable stub, which only needs `toPromise()`.
+ */
+export function callOptions(o: { signal?: AbortSignal; contentType?: string }): ConfigurationOptions {
+  const done = <T>(x: T) => ({ toPromise: () => Promise.resolve(x) }) as any
+  return {
+    middleware: [
+      {
+        pre: (ctx: RequestContext) => {
+          if (o.signal) ctx.setSignal(o.signal)
+          if (o.contentType) ctx.setHeaderParam('Content-Type', o.contentType)
+          return done(ctx)
+        },
+        post: (res: ResponseContext) => done(res),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Refresh one key of a Secret by delete + create rather than update: creationTimestamp is
+ * immutable, and kube-state-metrics' `kube_secret_created` (what the age alert watches)
+ * only moves when the object is recreated.
+ */
+import { OpsError } from '../errors.ts'
+import { sha256Hex, type SecretValue } from '../secret-value.ts'
+import type { Kube } from './client.ts'
+import { isAlreadyExists } from './errors.ts'
+import { createSecret, deleteSecret, readSecret, type SecretRef, type SecretSnapshot, type SecretSpec } from './secrets.ts'
+
+export const REFRESHED_AT_ANNOTATION = 'credflow.dev/refreshed-at'
+export const CONTENT_SHA256_ANNOTATION = 'credflow.dev/content-sha256'
+// kubectl apply stores the whole object here, Secret data included: carrying it over
+// would keep the old token in the new object.
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
+
+export interface ReplaceSecretRequest extends SecretRef {
+  key: string
+  value: SecretValue
+  /** The only Secret type we agree to rewrite (default `Opaque`); e.g. a TLS Secret is refused. */
+  expectedType?: string
+  /** Server-side dry run of the delete and the create; nothing changes. */
+  dryRun?: boolean
+  signal?: AbortSignal
+  now?: () => Date
+  /** Receives the Secret as read, before it is deleted: persist it to be able to `restoreSecret`. */
+  beforeDelete?: (previous: SecretSnapshot) => void | Promise<void>
+}
+
+export interface ReplaceOutcome {
+  action: 'unchanged' | 'created' | 'replaced'
+  dryRun: boolean
+  /** The Secret before the change (absent when it did not exist). Keep it as a backup. */
+  previous?: SecretSnapshot
+  /** The Secret now. After a dry run: the predicted object, with empty uid and resourceVersion. */
+  current: SecretSnapshot
+}
+
+/**
+ * Make `data[key]` equal `value`. Equal content: no-op. Otherwise delete with uid AND
+ * resourceVersion preconditions (409 Conflict if anyone changed it since our read), then
+ * create with the other keys, labels and annotations, plus refresh-time and sha256 annotations.
+ * If the create fails, the previous Secret is put back before the error is thrown.
+ */
+export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Promise<ReplaceOutcome> {
+  const ref = { namespace: req.namespace, name: req.name }
+  const dryRun = req.dryRun ?? false
+  const expectedType = req.expectedType ?? 'Opaque'
+  const previous = await readSecret(kube, ref, req)
+  if (previous && previous.type !== expectedType) {
+    throw new OpsError(`refusing to rewrite secrets "${ref.name}" in namespace "${ref.namespace}": type is ${previous.type}, expected ${expectedType}`, {
+      reason: 'UnexpectedSecretType',
+      hint: `kubectl get secret ${ref.name} -n ${ref.namespace} -o jsonpath='{.type}'; is this the right Secret?`,
+    })
+  }
+  if (previous?.data[req.key]?.equals(req.value)) return { action: 'unchanged', dryRun, previous, current: previous }
+
+  const now = (req.now ?? (() => new Date()))()
+  const desired: SecretSpec = {
+    ...ref,
+    type: previous?.type ?? expectedType,
+    labels: previous?.labels ?? {},
+    annotations: {
+      ...withoutKey(previous?.annotations ?? {}, LAST_APPLIED),
+      [REFRESHED_AT_ANNOTATION]: now.toISOString(),
+      [CONTENT_SHA256_ANNOTATION]: sha256Hex(req.value.reveal()),
+    },
+    data: { ...previous?.data, [req.key]: req.value },
+    immutable: previous?.immutable ?? false,
+    ownerReferences: previous?.ownerReferences ?? [],
+  }
+  const action = previous ? 'replaced' : 'created'
+
+  if (dryRun) {
+    if (previous) await deleteSecret(kube, ref, { dryRun, signal: req.signal, preconditions: preconditionsOf(previous) })
+    try {
+      await createSecret(kube, desired, { dryRun, signal: req.signal })
+    } catch (e) {
+      // The dry-run delete left the Secret in place, so a dry-run create ends in AlreadyExists,
+      // which the apiserver checks only after authorization, admission and validation passed.
+      if (!(previous && isAlreadyExists(e))) throw e
+    }
+    const predicted = { ...desired, uid: '', resourceVersion: '', creationTimestamp: now } as SecretSnapshot
+    return { action, dryRun, previous, current: predicted }
+  }
+
+  if (previous) {
+    await req.beforeDelete?.(previous)
+    const gone = await deleteSecret(kube, ref, { signal: req.signal, preconditions: preconditionsOf(previous) })
+    if (gone === 'absent') throw changedUnderUs(ref, 'it was deleted after we read it')
+  }
+  try {
+    return { action, dryRun, previous, current: await createSecret(kube, desired, { signal: req.signal }) }
+  } catch (e) {
+    if (isAlreadyExists(e)) throw changedUnderUs(ref, 'someone recreated it between our delete and our create')
+    if (!previous) throw e
+    throw await restoreAfterFailedCreate(kube, previous, e as OpsError)
+  }
+}
+
+/**
+ * Put a backup back (create it with its data, labels and annotations). If a Secret with
+ * that name already holds the same data this is a no-op; with other data it is refused.
+ */
+export async function restoreSecret(kube: Kube, backup: SecretSnapshot, opts: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<SecretSnapshot> {
+  const live = await readSecret(kube, backup, opts)
+  if (live) {
+    if (sameData(live, backup)) return live
+    throw new OpsError(`cannot restore secrets "${backup.name}" in namespace "${backup.namespace}": it exists with other data`, {
+      reason: 'AlreadyExists',
+      hint: `compare before deleting: kubectl get secret ${backup.name} -n ${backup.namespace} -o yaml`,
+    })
+  }
+  const { uid, resourceVersion, creationTimestamp, ...spec } = backup
+  return createSecret(kube, spec, opts)
+}
+
+async function restoreAfterFailedCreate(kube: Kube, previous: SecretSnapshot, createError: OpsError): Promise<OpsError> {
+  const where = `secrets "${previous.name}" in namespace "${previous.namespace}"`
+  try {
+    await restoreSecret(kube, previous)
+    return new OpsError(`${createError.message}; the previous ${where} was restored (content unchanged, new uid)`, {
+      reason: createError.reason,
+      hint: createError.hint,
+      retryable: createError.retryable,
+    })
+  } catch (restoreError) {
+    return new OpsError(`${createError.message}; restoring the previous Secret also failed (${(restoreError as Error).message}): ${where} is MISSING`, {
+      reason: 'SecretMissing',
+      hint: 'restore it from the backup taken before the delete (restoreSecret), then rerun',
+    })
+  }
+}
+
+function changedUnderUs(ref: SecretRef, what: string): OpsError {
+  return new OpsError(`Conflict: secrets "${ref.name}" in namespace "${ref.namespace}" changed under us: ${what}`, {
+    reason: 'Conflict',
+    retryable: true,
+    hint: 'another writer is active; rerun to act on the current state',
+  })
+}
+
+const preconditionsOf = (s: SecretSnapshot) => ({ uid: s.uid, resourceVersion: s.resourceVersion })
+
+function sameData(a: SecretSnapshot, b: SecretSnapshot): boolean {
+  const keys = Object.keys(a.data)
+  return keys.length === Object.keys(b.data).length && keys.every((k) => b.data[k]?.equals(a.data[k]!))
+}
+
+function withoutKey(o: Record<string, string>, key: string): Record<string, string> {
+  const { [key]: _, ...rest } = o
+  return rest
+}
