@@ -1,0 +1,147 @@
+/**
+ * The production shape the tool works on, applied to a test plane: basketball-api with
+ * its token Secret, the stale Secret, the API Deployment (init container copying the
+ * token into an emptyDir) and a worker the tool must not touch; pal-e-mail with a PVC the
+ * tool must never touch; the tool's ServiceAccount and least-privilege Role.
+ * Applied with server-side apply (force), so re-applying converges instead of failing.
+ */
+import type { KubeConfig, KubernetesObject, V1Deployment } from '@kubernetes/client-node'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const FIXTURE = {
+  namespace: 'basketball-api',
+  deployment: 'basketball-api',
+  worker: 'basketball-worker',
+  secret: 'gmail-oauth-token',
+  key: 'gmail-westsidebasketball.json',
+  staleSecret: 'gmail-oauth-westsidebasketball',
+  mailNamespace: 'pal-e-mail',
+  pvc: 'gmail-oauth',
+  serviceAccount: 'oauth-refresher',
+  role: 'oauth-token-refresher',
+  nodeName: 'kwok-node-0',
+} as const
+
+/** Placeholder token file (not a real credential; shaped like google-auth's authorized_user). */
+export const FIXTURE_TOKEN_JSON = JSON.stringify({
+  type: 'authorized_user',
+  client_id: 'fixture-client.apps.googleusercontent.com',
+  client_secret: 'fixture-client-secret',
+  refresh_token: '1//fixture-refresh-token',
+  token: 'ya29.fixture-access-token',
+  expiry: '2026-01-01T00:00:00Z',
+})
+
+const b64 = (s: string) => Buffer.from(s).toString('base64')
+const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
+
+function deployment(name: string, replicas: number, nodeName: string): KubernetesObject {
+  const labels = { app: name }
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: FIXTURE.namespace, labels },
+    spec: {
+      replicas,
+      paused: false,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          nodeName, // no scheduler runs: pods are bound to the kwok node up front
+          initContainers: name === FIXTURE.deployment
+            ? [{
+                name: 'copy-gmail-oauth',
+                image: 'busybox:1.36',
+                command: ['sh', '-c', `cp /secret-src/${FIXTURE.key} /secrets/google-oauth/`],
+                volumeMounts: [
+                  { name: 'gmail-oauth-token', mountPath: '/secret-src', readOnly: true },
+                  { name: 'google-oauth', mountPath: '/secrets/google-oauth' },
+                ],
+              }]
+            : [],
+          containers: [{
+            name: name === FIXTURE.deployment ? 'api' : 'worker',
+            image: `registry.example/${name}:1.0.0`,
+            volumeMounts: name === FIXTURE.deployment ? [{ name: 'google-oauth', mountPath: '/secrets/google-oauth' }] : [],
+          }],
+          volumes: name === FIXTURE.deployment
+            ? [{ name: 'gmail-oauth-token', secret: { secretName: FIXTURE.secret } }, { name: 'google-oauth', emptyDir: {} }]
+            : [],
+        },
+      },
+    },
+  } as KubernetesObject
+}
+
+export function fixtureObjects(nodeName: string = FIXTURE.nodeName): KubernetesObject[] {
+  const n = FIXTURE.namespace
+  return [
+    ns(n),
+    ns(FIXTURE.mailNamespace),
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: FIXTURE.secret, namespace: n, labels: { app: 'basketball-api' } },
+      type: 'Opaque', data: { [FIXTURE.key]: b64(FIXTURE_TOKEN_JSON) } } as KubernetesObject,
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: FIXTURE.staleSecret, namespace: n },
+      type: 'Opaque', data: { 'token.json': b64('{"stale":true}') } } as KubernetesObject,
+    { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: FIXTURE.pvc, namespace: FIXTURE.mailNamespace },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Mi' } } } } as KubernetesObject,
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: FIXTURE.serviceAccount, namespace: n } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: FIXTURE.role, namespace: n },
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [FIXTURE.secret, FIXTURE.staleSecret], verbs: ['get', 'update', 'patch', 'delete'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] }, // create cannot be narrowed by name
+        { apiGroups: ['apps'], resources: ['deployments'], resourceNames: [FIXTURE.deployment], verbs: ['get', 'patch'] },
+      ] } as KubernetesObject,
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: FIXTURE.role, namespace: n },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: FIXTURE.role },
+      subjects: [{ kind: 'ServiceAccount', name: FIXTURE.serviceAccount, namespace: n }] } as KubernetesObject,
+    deployment(FIXTURE.deployment, 2, nodeName),
+    deployment(FIXTURE.worker, 1, nodeName),
+  ]
+}
+
+export async function adminKubeConfig(kubeconfigPath: string): Promise<KubeConfig> {
+  const k8s = await import('@kubernetes/client-node')
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(kubeconfigPath)
+  return kc
+}
+
+/** Create or converge every fixture object, then wait until both Deployments are available. */
+export async function applyFixtures(kubeconfigPath: string, opts: { nodeName?: string; timeoutMs?: number } = {}): Promise<void> {
+  const k8s = await import('@kubernetes/client-node')
+  const objects = k8s.KubernetesObjectApi.makeApiClient(await adminKubeConfig(kubeconfigPath))
+  for (const obj of fixtureObjects(opts.nodeName)) {
+    await objects.patch(obj, undefined, undefined, 'credflow-fixtures', true, k8s.PatchStrategy.ServerSideApply)
+  }
+  await waitAvailable(kubeconfigPath, [FIXTURE.deployment, FIXTURE.worker], opts.timeoutMs ?? 60_000)
+}
+
+/** Put the Secrets back to their fixture content (recreated), and everything else converged. */
+export async function resetFixtures(kubeconfigPath: string, opts: { nodeName?: string } = {}): Promise<void> {
+  const k8s = await import('@kubernetes/client-node')
+  const core = (await adminKubeConfig(kubeconfigPath)).makeApiClient(k8s.CoreV1Api)
+  for (const name of [FIXTURE.secret, FIXTURE.staleSecret]) {
+    await core.deleteNamespacedSecret({ name, namespace: FIXTURE.namespace }).catch((e) => {
+      if (e?.code !== 404) throw e
+    })
+  }
+  await applyFixtures(kubeconfigPath, opts)
+}
+
+export async function waitAvailable(kubeconfigPath: string, names: string[], timeoutMs = 60_000): Promise<void> {
+  const k8s = await import('@kubernetes/client-node')
+  const apps = (await adminKubeConfig(kubeconfigPath)).makeApiClient(k8s.AppsV1Api)
+  const deadline = Date.now() + timeoutMs
+  for (const name of names) {
+    for (;;) {
+      const d: V1Deployment = await apps.readNamespacedDeployment({ name, namespace: FIXTURE.namespace })
+      const s = d.status ?? {}
+      const want = d.spec?.replicas ?? 1
+      if ((s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) && s.updatedReplicas === want &&
+        s.availableReplicas === want && s.replicas === want) break
+      if (Date.now() > deadline) throw new Error(`fixture deployment ${name} not available after ${timeoutMs / 1000}s: ${JSON.stringify(s)}`)
+      await sleep(200)
+    }
+  }
+}
