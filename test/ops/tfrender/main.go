@@ -236,6 +236,9 @@ func render(dir string, setVars map[string]string) (*rendered, hcl.Diagnostics) 
 		}
 		byType[r.kind][r.name] = objectOrEmpty(values)
 	}
+	if diags.HasErrors() {
+		return nil, diags // outputs would only repeat the resource's errors
+	}
 	for kind, byName := range byType {
 		ctx.Variables[kind] = cty.ObjectVal(byName)
 	}

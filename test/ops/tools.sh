@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Installs the tools the ops tests run, idempotently, and prints the tool directory on the
+# last stdout line (everything else goes to stderr):
+#
+#   export CREDFLOW_TOOLS_DIR="$(bash test/ops/tools.sh | tail -n1)"
+#   bash test/ops/tools.sh --print-dir     # only print where the tools live; install nothing
+#
+# - apt: prometheus (for /usr/bin/promtool) and shellcheck, only when missing;
+# - Go (GOTOOLCHAIN=local, pinned below): actionlint, act (runs .forgejo workflows on the host
+#   later), and tfrender (test/ops/tfrender, the HCL parser/evaluator for terraform/);
+# - the vendored PrometheusRule CRD is compared with the pinned prometheus-operator module.
+#
+# Binaries live in $CREDFLOW_CACHE_DIR/tools-<version>/ (default ~/.cache/credflow), where the
+# version is derived from the pins, the tfrender sources and the Go version, so a warm run only
+# checks files. Links to promtool and shellcheck sit beside them so one directory has it all.
+#
+# forgejo-runner is not built: its module host (code.forgejo.org) is not on the Go module
+# proxy's allowlist here (403). act runs the same workflow syntax with -P <label>=-self-hosted.
+set -euo pipefail
+
+ACTIONLINT_VERSION=v1.7.12   # go 1.25.0 in go.mod; builds with Go 1.26
+ACT_VERSION=v0.2.89          # go 1.25.0 in go.mod; no replace directives
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${CREDFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/credflow}"
+CRD="$HERE/crds/monitoring.coreos.com_prometheusrules.yaml"
+
+log() { printf '[ops:tools] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+go_version() { if command -v go >/dev/null; then go env GOVERSION; else echo nogo; fi; }
+
+# Anything that changes a built binary changes the directory name.
+tools_version() {
+  {
+    printf '%s\n' "$ACTIONLINT_VERSION" "$ACT_VERSION" "$(go_version)"
+    cat "$HERE/tfrender/go.mod" "$HERE/tfrender/go.sum" "$HERE"/tfrender/*.go
+  } | sha256sum | cut -c1-12
+}
+
+DIR="$CACHE/tools-$(tools_version)"
+if [[ "${1:-}" == "--print-dir" ]]; then echo "$DIR"; exit 0; fi
+[[ $# -eq 0 ]] || { echo "usage: bash test/ops/tools.sh [--print-dir]" >&2; exit 2; }
+
+start=$(date +%s)
+mkdir -p "$DIR"
+
+# --- Debian packages -------------------------------------------------------------------
+apt_missing=()
+command -v promtool >/dev/null || apt_missing+=(prometheus)
+command -v shellcheck >/dev/null || apt_missing+=(shellcheck)
+if [[ ${#apt_missing[@]} -gt 0 ]]; then
+  [[ $(id -u) -eq 0 ]] || die "need root to apt-get install ${apt_missing[*]}"
+  log "apt-get install ${apt_missing[*]}"
+  # The prometheus package would start its daemon; policy-rc.d 101 tells invoke-rc.d not to.
+  own_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >&2
+  [[ $own_policy -eq 0 ]] || rm -f /usr/sbin/policy-rc.d
+else
+  log "apt: promtool and shellcheck present"
+fi
+for t in promtool shellcheck; do
+  ln -sfn "$(command -v "$t")" "$DIR/$t"
+  log "$t: $("$DIR/$t" --version 2>&1 | grep -m1 -Eo '(version:? )[^ ]+')"
+done
+
+# --- Go tools --------------------------------------------------------------------------
+need_go() {
+  command -v go >/dev/null || die "go not found: install Go >= 1.25 to build $1"
+  export GOTOOLCHAIN=local CGO_ENABLED=0
+}
+
+build() { # name, description, command...
+  local name=$1 what=$2; shift 2
+  if [[ -x "$DIR/$name" ]]; then log "$name: cached ($what)"; return; fi
+  need_go "$name"
+  local t; t=$(date +%s)
+  log "$name: building $what"
+  rm -rf "$DIR/.build-$name" && mkdir -p "$DIR/.build-$name"
+  GOBIN="$DIR/.build-$name" "$@" >&2
+  mv "$DIR/.build-$name/$name" "$DIR/$name"
+  rm -rf "$DIR/.build-$name"
+  log "$name: built in $(( $(date +%s) - t ))s ($(du -h "$DIR/$name" | cut -f1))"
+}
+
+build actionlint "github.com/rhysd/actionlint $ACTIONLINT_VERSION" \
+  env GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+build act "github.com/nektos/act $ACT_VERSION" \
+  env GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w -X main.version=${ACT_VERSION#v}" "github.com/nektos/act@$ACT_VERSION"
+build_tfrender() { (cd "$HERE/tfrender" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$GOBIN/tfrender" .); }
+build tfrender "test/ops/tfrender (hashicorp/hcl/v2 $(grep -m1 -Eo 'hcl/v2 v[0-9.]+' "$HERE/tfrender/go.mod" | cut -d' ' -f2))" build_tfrender
+
+# --- vendored CRD ------------------------------------------------------------------------
+stamp="$DIR/.crd-$PROMETHEUS_OPERATOR_VERSION-$(sha256sum "$CRD" | cut -c1-12)"
+if [[ -e "$stamp" ]]; then
+  log "PrometheusRule CRD: matches prometheus-operator $PROMETHEUS_OPERATOR_VERSION (checked before)"
+else
+  need_go "the CRD check"
+  mod_dir=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  upstream="$mod_dir/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"
+  [[ -f "$upstream" ]] || die "no CRD at $upstream"
+  # The vendored copy is the upstream file behind a comment header.
+  if diff -q <(grep -v '^#' "$CRD") "$upstream" >/dev/null; then
+    touch "$stamp"
+    log "PrometheusRule CRD: matches prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
+  else
+    die "$CRD differs from $upstream: copy it again (keep the header comment)"
+  fi
+fi
+
+log "ready in $(( $(date +%s) - start ))s"
+echo "$DIR"

@@ -1,0 +1,101 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { findEntry } from '../../lib/registry.ts'
+import { REPO_ROOT, runTool } from '../ops/tools.ts'
+
+const MODULE = 'terraform/modules/monitoring'
+const RULES = findEntry('platform.gmail_oauth_token').monitoring!.rules
+
+interface Rendered {
+  files: string[]
+  variables: Record<string, unknown>
+  resources: Record<string, { manifest: any }>
+  outputs: Record<string, unknown>
+}
+
+/** Parses and evaluates the module with tfrender (hashicorp/hcl/v2); throws with its diagnostics. */
+function render(dir: string, args: string[] = [], cwd = REPO_ROOT): Rendered {
+  const r = runTool('tfrender', [...args, dir], { cwd })
+  if (r.status !== 0) throw new Error(`tfrender ${dir} exited ${r.status}:\n${r.stderr}`)
+  return JSON.parse(r.stdout) as Rendered
+}
+
+/** A copy of the module in a temp dir with main.tf edited; returns tfrender's exit and stderr. */
+function renderEdited(edit: (mainTf: string) => string): { status: number | null; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'credflow-tf-'))
+  cpSync(join(REPO_ROOT, MODULE), join(dir, 'monitoring'), { recursive: true })
+  const main = join(dir, 'monitoring', 'main.tf')
+  const original = readFileSync(main, 'utf8')
+  const edited = edit(original)
+  expect(edited).not.toBe(original)
+  writeFileSync(main, edited)
+  const r = runTool('tfrender', ['monitoring'], { cwd: dir })
+  return { status: r.status, stderr: r.stderr }
+}
+
+describe('the monitoring module parses, is fmt-clean and renders the PrometheusRule', () => {
+  const out = render(MODULE)
+  const manifest = out.resources['kubernetes_manifest.gmail_oauth_expiry']?.manifest
+
+  it('reads every .tf file of the module', () => {
+    expect(out.files.map((f) => f.replace(`${MODULE}/`, ''))).toEqual(['main.tf', 'outputs.tf', 'variables.tf', 'versions.tf'])
+  })
+
+  it('declares PrometheusRule monitoring/gmail-oauth-expiry', () => {
+    expect(manifest).toMatchObject({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: { name: 'gmail-oauth-expiry', namespace: 'monitoring' },
+    })
+  })
+
+  it('takes the spec from the one rule file, unchanged, via yamldecode(file(...))', () => {
+    expect(readFileSync(join(REPO_ROOT, MODULE, 'main.tf'), 'utf8')).toContain(
+      'spec = yamldecode(file("${path.module}/rules/gmail-oauth-expiry.rules.yaml"))',
+    )
+    expect(`${MODULE}/rules/gmail-oauth-expiry.rules.yaml`).toBe(RULES)
+    expect(manifest.spec).toEqual(parse(readFileSync(join(REPO_ROOT, RULES), 'utf8')))
+  })
+
+  it('outputs the rule name and the alert names', () => {
+    expect(out.outputs).toEqual({
+      prometheus_rule: { namespace: 'monitoring', name: 'gmail-oauth-expiry' },
+      alert_names: ['GmailOAuthTokenSecretStale', 'GmailOAuthTokenSecretAbsent'],
+    })
+  })
+
+  it('honours variables: namespace and extra labels', () => {
+    const custom = render(MODULE, ['-var', 'namespace=observability'])
+    expect(custom.resources['kubernetes_manifest.gmail_oauth_expiry'].manifest.metadata.namespace).toBe('observability')
+    expect(manifest.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'terraform' })
+  })
+})
+
+describe('tfrender rejects a broken module with file:line:col', () => {
+  it('reports a syntax error', () => {
+    const r = renderEdited((t) => t.replace('merge(var.rule_labels, {', 'merge(var.rule_labels {'))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/monitoring\/main\.tf:\d+:\d+: Missing argument separator/)
+  })
+
+  it('reports a reference to an undeclared variable', () => {
+    const r = renderEdited((t) => t.replace('namespace = var.namespace', 'namespace = var.ns'))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/monitoring\/main\.tf:\d+:\d+: Unsupported attribute/)
+  })
+
+  it('reports a rule file that is not there', () => {
+    const r = renderEdited((t) => t.replace('rules/gmail-oauth-expiry.rules.yaml', 'rules/missing.yaml'))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/main\.tf:\d+:\d+: Error in function call: .*missing\.yaml: no such file/)
+  })
+
+  it('reports formatting that terraform fmt would change', () => {
+    const r = renderEdited((t) => t.replace('    kind       = "PrometheusRule"', '    kind = "PrometheusRule"'))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/monitoring\/main\.tf:1:1: not in canonical format/)
+  })
+})
