@@ -1,0 +1,74 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stringify } from 'yaml'
+import { connect } from '../../lib/k8s/client.ts'
+import { OpsError } from '../../lib/errors.ts'
+
+let dir: string
+let kubeconfig: string
+// Port 1 on loopback: nothing listens, the connection is refused at once.
+const DEAD_SERVER = 'https://127.0.0.1:1'
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'credflow-kc-'))
+  kubeconfig = join(dir, 'config')
+  writeFileSync(kubeconfig, stringify({
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'dead', cluster: { server: DEAD_SERVER, 'insecure-skip-tls-verify': true } },
+      { name: 'other', cluster: { server: 'https://127.0.0.1:2', 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
+    contexts: [{ name: 'dead-ctx', context: { cluster: 'dead', user: 'u' } }, { name: 'other-ctx', context: { cluster: 'other', user: 'u' } }],
+    'current-context': 'dead-ctx',
+  }))
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+async function failure(p: Promise<unknown>): Promise<OpsError> {
+  const e = await p.then(() => undefined, (x) => x)
+  expect(e).toBeInstanceOf(OpsError)
+  return e as OpsError
+}
+
+describe('connect: choosing the context', () => {
+  it('uses the current-context without probing when asked not to', async () => {
+    const kube = await connect({ kubeconfig }, { probe: false })
+    expect(kube).toMatchObject({ context: 'dead-ctx', server: DEAD_SERVER })
+  })
+  it('switches to an explicit context', async () => {
+    const kube = await connect({ kubeconfig, context: 'other-ctx' }, { probe: false })
+    expect(kube.server).toBe('https://127.0.0.1:2')
+  })
+  it('reads $KUBECONFIG when no path is given', async () => {
+    const saved = process.env.KUBECONFIG
+    process.env.KUBECONFIG = kubeconfig
+    try {
+      expect((await connect({}, { probe: false })).context).toBe('dead-ctx')
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG
+      else process.env.KUBECONFIG = saved
+    }
+  })
+  it('names a missing context, lists the known ones, hints get-contexts', async () => {
+    const e = await failure(connect({ kubeconfig, context: 'prod' }, { probe: false }))
+    expect(e.reason).toBe('ContextNotFound')
+    expect(e.message).toBe(`context "prod" not found in ${kubeconfig} (known: dead-ctx, other-ctx)`)
+    expect(e.hint).toBe('kubectl config get-contexts')
+  })
+  it('reports an unreadable kubeconfig', async () => {
+    const e = await failure(connect({ kubeconfig: join(dir, 'missing') }, { probe: false }))
+    expect(e.reason).toBe('KubeconfigInvalid')
+  })
+})
+
+describe('connect: probing the server', () => {
+  it('names the unreachable server and its context, retryable', async () => {
+    const e = await failure(connect({ kubeconfig }))
+    expect(e.reason).toBe('Unreachable')
+    expect(e.message).toContain(`cannot reach ${DEAD_SERVER} (context "dead-ctx")`)
+    expect(e.message).toContain('ECONNREFUSED')
+    expect(e.hint).toContain('kubectl config get-contexts')
+    expect(e.retryable).toBe(true)
+  })
+})
