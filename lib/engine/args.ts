@@ -14,6 +14,7 @@ export interface CliArgs {
   set: Array<[string, string]>
   yes: boolean
   nonInteractive: boolean
+  interactive: boolean
   json: boolean
   stateDir?: string
   maxParallel: number
@@ -41,6 +42,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'set', env: 'CREDFLOW_SET_<PARAM>', kind: 'string', arg: 'KEY=VALUE', help: 'set a workflow param (repeatable); env: CREDFLOW_SET_TOKENFILE=... for tokenFile' },
   { name: 'yes', short: 'y', env: 'CREDFLOW_YES', kind: 'bool', help: 'answer yes to confirmations (needed for confirm: nodes without a terminal)' },
   { name: 'non-interactive', env: 'CREDFLOW_NON_INTERACTIVE', kind: 'bool', help: 'never prompt: an interactive node that is not already done fails with its runbook' },
+  { name: 'interactive', env: 'CREDFLOW_INTERACTIVE', kind: 'bool', help: 'let interactive nodes read the operator from stdin even without a TTY (scripted consent)' },
   { name: 'json', env: 'CREDFLOW_JSON', kind: 'bool', help: 'print one JSON summary on stdout (progress goes to stderr)' },
   { name: 'state-dir', env: 'CREDFLOW_STATE_DIR', kind: 'string', arg: 'DIR', help: 'where runs are recorded (default $XDG_STATE_HOME/credflow or ~/.local/state/credflow)' },
   { name: 'max-parallel', env: 'CREDFLOW_MAX_PARALLEL', kind: 'string', arg: 'K', help: 'run at most K nodes at once (default 4)' },
@@ -132,6 +134,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     set,
     yes: bool('yes'),
     nonInteractive: bool('non-interactive'),
+    interactive: bool('interactive'),
     json: bool('json'),
     stateDir: str('state-dir'),
     maxParallel: Number(mp),
@@ -139,6 +142,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     status: bool('status'),
     force: bool('force'),
   }
+  if (args.interactive && args.nonInteractive) throw new UsageError('--interactive and --non-interactive cannot be combined')
   if (args.from && args.only) throw new UsageError('--from and --only cannot be combined')
   if (typeof args.resume === 'string' && !RUN_ID.test(args.resume)) throw new UsageError(`--resume ${args.resume}: not a run id (like 20261125T014000Z-ab12)`)
   return args

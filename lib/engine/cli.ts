@@ -100,7 +100,7 @@ export async function main(opts: MainOptions): Promise<number> {
   const store = new StateStore(resolveStateDir(args.stateDir, env), wf.name)
   const ctl = new AbortController()
   const isTty = Boolean(process.stdin.isTTY && out.isTTY) && !isCi(env)
-  const interactive = isTty && !args.nonInteractive
+  const interactive = (isTty || args.interactive) && !args.nonInteractive
 
   const tty = isTty && !args.json ? await import('./render/tty.ts').then((m) => new m.TtyView()) : undefined
   const io: TerminalIo = {
@@ -155,6 +155,8 @@ export async function main(opts: MainOptions): Promise<number> {
     if (tty) bus.on(tty.handle)
     else bus.on(plainRenderer((l) => (args.json ? err : out).write(l + '\n')))
 
+    // Read before this run records itself: steps may look at the last run's outputs.
+    const history = previous ?? store.latest()
     let lock: Lock | undefined
     let state: RunState | undefined
     if (!args.dryRun) {
@@ -195,6 +197,7 @@ export async function main(opts: MainOptions): Promise<number> {
       store: state ? store : undefined,
       resume: planResume(instances, previous, mode),
       previous,
+      history,
       io,
     })
     if (state) {

@@ -31,6 +31,8 @@ export interface RunOptions {
   resume: ResumePlan
   /** The run whose outputs `previousOutputs` and --only read. */
   previous?: RunState
+  /** The latest recorded run, for `previousOutputs` on a fresh run (e.g. the last consent time). */
+  history?: RunState
   io: TerminalIo
 }
 
@@ -230,7 +232,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
         interactive: o.interactive,
         runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
         runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
-        previousOutputs: o.previous?.nodes[inst.id]?.outputs,
+        previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
         attempt,
         log: (line) => {
           o.bus.emit({ type: 'log', id: inst.id, line })

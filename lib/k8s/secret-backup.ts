@@ -1,0 +1,74 @@
+/**
+ * The copy of a Secret taken right before update-secret deletes it, kept as a 0600 file in
+ * the run's private state directory until verify-decode passes. It lets `--resume` heal a
+ * crash between delete and create without losing the Secret's other keys and labels.
+ */
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { writeFileAtomic } from '../atomic-file.ts'
+import { SecretValue } from '../secret-value.ts'
+import type { SecretRef, SecretSnapshot } from './secrets.ts'
+
+interface BackupFile {
+  namespace: string
+  name: string
+  type: string
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  immutable: boolean
+  uid: string
+  resourceVersion: string
+  creationTimestamp: string
+  /** base64, as in the Secret itself. */
+  data: Record<string, string>
+}
+
+export function backupPath(runDir: string, ref: SecretRef): string {
+  return join(runDir, `backup-secret-${ref.namespace}-${ref.name}.json`)
+}
+
+export function saveBackup(runDir: string, s: SecretSnapshot): string {
+  const file: BackupFile = {
+    namespace: s.namespace,
+    name: s.name,
+    type: s.type,
+    labels: s.labels,
+    annotations: s.annotations,
+    immutable: s.immutable,
+    uid: s.uid,
+    resourceVersion: s.resourceVersion,
+    creationTimestamp: s.creationTimestamp.toISOString(),
+    data: Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, v.reveal().toString('base64')])),
+  }
+  const path = backupPath(runDir, s)
+  writeFileAtomic(path, JSON.stringify(file) + '\n', 0o600)
+  return path
+}
+
+export function loadBackup(runDir: string, ref: SecretRef): SecretSnapshot | undefined {
+  const path = backupPath(runDir, ref)
+  if (!existsSync(path)) return undefined
+  const f = JSON.parse(readFileSync(path, 'utf8')) as BackupFile
+  return {
+    namespace: f.namespace,
+    name: f.name,
+    type: f.type,
+    labels: f.labels,
+    annotations: f.annotations,
+    immutable: f.immutable,
+    ownerReferences: [],
+    uid: f.uid,
+    resourceVersion: f.resourceVersion,
+    creationTimestamp: new Date(f.creationTimestamp),
+    data: Object.fromEntries(Object.entries(f.data).map(([k, v]) => [k, new SecretValue(Buffer.from(v, 'base64'))])),
+  }
+}
+
+/** Removes the backups of `namespace` once the new Secret is verified. Returns how many. */
+export function dropBackups(runDir: string, namespace: string): number {
+  if (!existsSync(runDir)) return 0
+  const prefix = `backup-secret-${namespace}-`
+  const files = readdirSync(runDir).filter((f) => f.startsWith(prefix))
+  for (const f of files) rmSync(join(runDir, f), { force: true })
+  return files.length
+}

@@ -1,0 +1,105 @@
+// restart: `kubectl rollout restart` of each consumer Deployment, then wait with
+// `kubectl rollout status` semantics. Idempotent: a restart newer than the Secret's
+// refresh is not repeated, only waited for.
+import { z } from 'zod'
+import { defineStep } from '../../lib/engine/step.ts'
+import { parseDuration } from '../../lib/duration.ts'
+import { connect, type Kube } from '../../lib/k8s/client.ts'
+import { readDeployment, restartDeployment, waitForRollout, RESTARTED_AT_ANNOTATION } from '../../lib/k8s/rollout.ts'
+import { rolloutStatus } from '../../lib/k8s/rollout-status.ts'
+
+const Inputs = z.object({
+  namespace: z.string().min(1),
+  deployments: z.array(z.string().min(1)).min(1),
+  /** When the Secret got its current content (update-secret). */
+  refreshedAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO time'),
+  rolloutTimeout: z.string().default('5m'),
+  kubeconfig: z.string().default(''),
+  context: z.string().default(''),
+})
+type In = z.infer<typeof Inputs>
+
+const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+
+interface Observed {
+  name: string
+  restartedAt?: string
+  /** Restarted at or after the refresh: the new pods mount the new content. */
+  fresh: boolean
+  done: boolean
+  message: string
+}
+
+async function observe(kube: Kube, i: In, signal: AbortSignal): Promise<Observed[]> {
+  const out: Observed[] = []
+  for (const name of i.deployments) {
+    const d = await readDeployment(kube, { namespace: i.namespace, name }, signal)
+    const restartedAt = d.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]
+    const fresh = restartedAt !== undefined && Date.parse(restartedAt) >= Date.parse(i.refreshedAt) - 1000
+    let done = false
+    let message: string
+    try {
+      const s = rolloutStatus(d)
+      done = s.done
+      message = s.message
+    } catch (e) {
+      message = (e as Error).message
+    }
+    out.push({ name, restartedAt, fresh, done, message })
+  }
+  return out
+}
+
+const target = (i: In, name: string) => `Deployment ${i.namespace}/${name}`
+
+export default defineStep({
+  description: 'rollout restart and wait for the consumers',
+  inputs: Inputs,
+  async check({ inputs, signal }) {
+    const obs = await observe(await kubeOf(inputs), inputs, signal)
+    const text = obs.map((o) => `${target(inputs, o.name)}: ${o.fresh ? `restarted ${o.restartedAt}` : `not restarted since the refresh (${o.restartedAt ?? 'never'})`}; ${o.message.trim()}`).join('; ')
+    if (obs.every((o) => o.fresh && o.done)) {
+      return { done: true, outputs: { restarted: obs.map((o) => ({ name: o.name, restartedAt: o.restartedAt! })) }, observed: text }
+    }
+    return { done: false, reason: obs.some((o) => !o.fresh) ? 'restart needed after the refresh' : 'rollout still in progress', observed: text }
+  },
+  async plan({ inputs, signal }) {
+    const kube = await kubeOf(inputs)
+    const obs = await observe(kube, inputs, signal)
+    const changes = []
+    for (const o of obs) {
+      if (!o.fresh) {
+        // Server-side dry run of the same patch: a missing Deployment or RBAC refusal shows now.
+        await restartDeployment(kube, { namespace: inputs.namespace, name: o.name }, { dryRun: true, signal })
+        changes.push({ verb: 'restart', target: target(inputs, o.name), detail: `patch template annotation ${RESTARTED_AT_ANNOTATION}, then wait up to ${inputs.rolloutTimeout}` })
+      } else if (!o.done) changes.push({ verb: 'wait', target: target(inputs, o.name), detail: o.message.trim() })
+    }
+    const now = new Date().toISOString()
+    return { changes, outputs: { restarted: obs.map((o) => ({ name: o.name, restartedAt: o.fresh ? o.restartedAt! : now })) } }
+  },
+  async apply({ inputs, signal, log }) {
+    const kube = await kubeOf(inputs)
+    const obs = await observe(kube, inputs, signal)
+    const restarted: { name: string; restartedAt: string }[] = []
+    for (const o of obs) {
+      const ref = { namespace: inputs.namespace, name: o.name }
+      let minGeneration: number | undefined
+      let restartedAt = o.restartedAt!
+      if (!o.fresh) {
+        const r = await restartDeployment(kube, ref, { signal })
+        minGeneration = r.generation
+        restartedAt = r.restartedAt
+        log(`restarted ${target(inputs, o.name)} (restartedAt ${r.restartedAt})`)
+      } else log(`${target(inputs, o.name)} already restarted at ${o.restartedAt}; waiting only`)
+      const s = await waitForRollout(kube, ref, {
+        signal,
+        timeoutMs: parseDuration(inputs.rolloutTimeout),
+        minGeneration,
+        onProgress: (p) => log(p.message.trim()),
+      })
+      log(s.message.trim())
+      restarted.push({ name: o.name, restartedAt })
+    }
+    return { restarted }
+  },
+})

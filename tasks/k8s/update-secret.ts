@@ -1,0 +1,157 @@
+// update-secret: data[key] of the Secret becomes the token file's bytes, byte for byte.
+// A change recreates the Secret (delete with preconditions, then create) so that its
+// creationTimestamp, which kube-state-metrics exports as kube_secret_created and the age
+// alert reads, is the refresh time. The previous Secret is backed up (0600, run directory)
+// until verify-decode passes; a crash between delete and create is healed on --resume.
+import { basename } from 'node:path'
+import { z } from 'zod'
+import { defineStep } from '../../lib/engine/step.ts'
+import { OpsError } from '../../lib/errors.ts'
+import { readSecretFile } from '../../lib/secret-file.ts'
+import { sha256Hex, type SecretValue } from '../../lib/secret-value.ts'
+import { formatDuration } from '../../lib/duration.ts'
+import { connect } from '../../lib/k8s/client.ts'
+import { readSecret, createSecret, patchSecretMetadata, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
+import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
+import { saveBackup, loadBackup } from '../../lib/k8s/secret-backup.ts'
+
+export const CONSENTED_AT_ANNOTATION = 'credflow.dev/consented-at'
+
+const Inputs = z.object({
+  namespace: z.string().min(1),
+  secret: z.string().min(1),
+  key: z.string().min(1),
+  tokenFile: z.string().min(1),
+  /** From map-key: the bytes we validated. The file must still hold exactly them. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  consentedAt: z.string().optional(),
+  kubeconfig: z.string().default(''),
+  context: z.string().default(''),
+})
+type In = z.infer<typeof Inputs>
+
+const short = (hex: string) => `sha256:${hex.slice(0, 12)}`
+const where = (i: In) => `Secret ${i.namespace}/${i.secret}`
+
+function localBytes(i: In): SecretValue {
+  const { bytes } = readSecretFile(i.tokenFile)
+  const sha = sha256Hex(bytes.reveal())
+  if (sha !== i.sha256) {
+    throw new OpsError(`${i.tokenFile} changed since map-key validated it (${short(i.sha256)} -> ${short(sha)})`, {
+      reason: 'TokenFileChanged',
+      hint: 'rerun from map-key so the new content is validated first: --from map-key',
+    })
+  }
+  return bytes
+}
+
+function outputsOf(s: SecretSnapshot, key: string) {
+  const refreshedAt = s.annotations[REFRESHED_AT_ANNOTATION] ?? s.creationTimestamp.toISOString()
+  return {
+    namespace: s.namespace,
+    secret: s.name,
+    key,
+    sha256: sha256Hex(s.data[key]!.reveal()),
+    refreshedAt,
+    createdAt: s.creationTimestamp.toISOString(),
+    uid: s.uid,
+  }
+}
+
+function refuseType(s: SecretSnapshot | undefined, i: In): void {
+  if (s && s.type !== 'Opaque') {
+    throw new OpsError(`refusing to rewrite ${where(i)}: its type is ${s.type}, expected Opaque`, {
+      reason: 'UnexpectedSecretType',
+      hint: `kubectl -n ${i.namespace} get secret ${i.secret} -o jsonpath='{.type}'; check the targets param`,
+    })
+  }
+}
+
+const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+
+export default defineStep({
+  description: 'write the token file into the Secret key, recreating the Secret when content changes',
+  inputs: Inputs,
+
+  async check({ inputs, signal }) {
+    const bytes = localBytes(inputs)
+    const kube = await kubeOf(inputs)
+    const live = await readSecret(kube, { namespace: inputs.namespace, name: inputs.secret }, { signal })
+    if (!live) return { done: false, reason: `${where(inputs)} does not exist` }
+    refuseType(live, inputs)
+    const have = live.data[inputs.key]
+    const age = formatDuration(Date.now() - live.creationTimestamp.getTime())
+    if (have?.equals(bytes)) {
+      return { done: true, outputs: outputsOf(live, inputs.key), observed: `${where(inputs)} key ${inputs.key} matches the local file (${bytes.fingerprint}, ${bytes.length} bytes); Secret age ${age}` }
+    }
+    return {
+      done: false,
+      reason: have ? `key ${inputs.key} differs from the local file` : `key ${inputs.key} is missing`,
+      observed: `${where(inputs)} key ${inputs.key}: ${have ? have.fingerprint : 'absent'}, local file ${bytes.fingerprint}; Secret age ${age}`,
+    }
+  },
+
+  async plan({ inputs, signal }) {
+    const bytes = localBytes(inputs)
+    const kube = await kubeOf(inputs)
+    // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
+    const r = await replaceSecret(kube, { namespace: inputs.namespace, name: inputs.secret, key: inputs.key, value: bytes, dryRun: true, signal })
+    const before = r.previous?.data[inputs.key]
+    const detail = `key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${before ? before.fingerprint : 'new key'} -> ${bytes.fingerprint})`
+    const verb = r.action === 'unchanged' ? 'keep' : r.previous ? 'replace' : 'create'
+    return {
+      changes: [{ verb, target: where(inputs), detail: r.previous ? `${detail}; delete+create so creationTimestamp marks the refresh` : detail }],
+      outputs: outputsOf(r.current, inputs.key),
+    }
+  },
+
+  async apply({ inputs, signal, runDir, log }) {
+    const bytes = localBytes(inputs)
+    const kube = await kubeOf(inputs)
+    const ref = { namespace: inputs.namespace, name: inputs.secret }
+    const live = await readSecret(kube, ref, { signal })
+    refuseType(live, inputs)
+    const backup = runDir ? loadBackup(runDir, ref) : undefined
+    let current: SecretSnapshot
+    if (!live && backup) {
+      // A previous attempt deleted the Secret and stopped before creating it: recreate it
+      // from the backup (other keys, labels, annotations) with the new content.
+      log(`${where(inputs)} is missing; recreating it from the backup taken before the delete`)
+      current = await createSecret(
+        kube,
+        {
+          ...ref,
+          type: backup.type,
+          labels: backup.labels,
+          annotations: { ...backup.annotations, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
+          data: { ...backup.data, [inputs.key]: bytes },
+        },
+        { signal },
+      )
+    } else {
+      const r = await replaceSecret(kube, {
+        ...ref,
+        key: inputs.key,
+        value: bytes,
+        signal,
+        beforeDelete: (prev) => {
+          if (runDir) log(`backed up the previous Secret to ${saveBackup(runDir, prev)}`)
+        },
+      })
+      current = r.current
+      log(`${r.action} ${where(inputs)} key ${inputs.key} (${bytes.fingerprint}, ${bytes.length} bytes)`)
+    }
+    if (inputs.consentedAt && current.annotations[CONSENTED_AT_ANNOTATION] !== inputs.consentedAt) {
+      current = await patchSecretMetadata(kube, ref, { annotations: { [CONSENTED_AT_ANNOTATION]: inputs.consentedAt } }, { signal })
+    }
+    return outputsOf(current, inputs.key)
+  },
+
+  async verify({ inputs, signal }, outputs) {
+    const kube = await kubeOf(inputs)
+    const live = await readSecret(kube, { namespace: inputs.namespace, name: inputs.secret }, { signal })
+    if (!live || sha256Hex(live.data[inputs.key]?.reveal() ?? '') !== outputs.sha256) {
+      throw new OpsError(`${where(inputs)} does not hold the new content after the write`, { reason: 'VerifyFailed', retryable: true })
+    }
+  },
+})

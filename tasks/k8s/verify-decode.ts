@@ -1,0 +1,89 @@
+// verify-decode: read the Secret back, decode the key and compare byte for byte with the
+// local file; the stale Secrets are gone; every current pod was created after the refresh
+// and is Ready. Read-only and never cached. On success the run's Secret backups are dropped.
+import { z } from 'zod'
+import { defineStep } from '../../lib/engine/step.ts'
+import { OpsError } from '../../lib/errors.ts'
+import { readSecretFile } from '../../lib/secret-file.ts'
+import { connect } from '../../lib/k8s/client.ts'
+import { readSecret } from '../../lib/k8s/secrets.ts'
+import { listDeploymentPods } from '../../lib/k8s/pods.ts'
+import { dropBackups } from '../../lib/k8s/secret-backup.ts'
+
+const Inputs = z.object({
+  namespace: z.string().min(1),
+  secret: z.string().min(1),
+  key: z.string().min(1),
+  tokenFile: z.string().min(1),
+  staleSecrets: z.array(z.string()).default([]),
+  deployments: z.array(z.string()).default([]),
+  refreshedAt: z.string(),
+  kubeconfig: z.string().default(''),
+  context: z.string().default(''),
+})
+type In = z.infer<typeof Inputs>
+
+interface Verdict {
+  ok: boolean
+  problems: string[]
+  facts: string[]
+}
+
+async function verifyAll(i: In, signal: AbortSignal): Promise<Verdict> {
+  const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+  const problems: string[] = []
+  const facts: string[] = []
+  const local = readSecretFile(i.tokenFile).bytes
+  const live = await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal })
+  const remote = live?.data[i.key]
+  if (!live) problems.push(`Secret ${i.namespace}/${i.secret} does not exist`)
+  else if (!remote) problems.push(`Secret ${i.namespace}/${i.secret} has no key ${i.key}`)
+  else if (!remote.equals(local)) problems.push(`Secret ${i.namespace}/${i.secret} key ${i.key} (${remote.fingerprint}) differs from the local file (${local.fingerprint})`)
+  else facts.push(`${i.key} decodes to the local file byte for byte (${local.length} bytes, ${local.fingerprint})`)
+  for (const name of i.staleSecrets) {
+    if (await readSecret(kube, { namespace: i.namespace, name }, { signal })) problems.push(`stale Secret ${i.namespace}/${name} still exists`)
+  }
+  if (i.staleSecrets.length) facts.push(`stale Secret(s) gone: ${i.staleSecrets.join(', ')}`)
+  // creationTimestamp has whole seconds: compare against the refresh rounded down.
+  const since = Math.floor(Date.parse(i.refreshedAt) / 1000) * 1000
+  for (const name of i.deployments) {
+    const { pods } = await listDeploymentPods(kube, { namespace: i.namespace, name }, { signal })
+    const current = pods.filter((p) => !p.terminating)
+    if (current.length === 0) problems.push(`Deployment ${i.namespace}/${name} has no current pods`)
+    const old = current.filter((p) => p.createdAt.getTime() < since)
+    const unready = current.filter((p) => !p.ready)
+    if (old.length) problems.push(`Deployment ${i.namespace}/${name}: pod(s) ${old.map((p) => p.name).join(', ')} predate the refresh (${i.refreshedAt})`)
+    if (unready.length) problems.push(`Deployment ${i.namespace}/${name}: pod(s) ${unready.map((p) => p.name).join(', ')} not Ready`)
+    if (current.length && !old.length && !unready.length) facts.push(`${name}: ${current.length} pod(s) created after the refresh, all Ready`)
+  }
+  return { ok: problems.length === 0, problems, facts }
+}
+
+export default defineStep({
+  description: 'read back, decode, compare; stale gone; new pods Ready',
+  inputs: Inputs,
+  alwaysRun: true,
+  async check({ inputs, signal }) {
+    const v = await verifyAll(inputs, signal)
+    if (v.ok) return { done: true, outputs: { verdict: 'ok', facts: v.facts }, observed: v.facts.join('; ') }
+    return { done: false, reason: v.problems.join('; ') }
+  },
+  async plan({ inputs }) {
+    return { changes: [{ verb: 'verify', target: `Secret ${inputs.namespace}/${inputs.secret}`, detail: `decode ${inputs.key}, compare with ${inputs.tokenFile}; stale gone; pods of ${inputs.deployments.join(', ') || 'none'} new and Ready` }] }
+  },
+  async apply({ inputs, signal, runDir, log }) {
+    const v = await verifyAll(inputs, signal)
+    if (!v.ok) {
+      throw new OpsError(`verification failed in ${inputs.namespace}: ${v.problems.join('; ')}`, {
+        reason: 'VerifyFailed',
+        retryable: true,
+        hint: 'the Secret backup is kept in the run directory; inspect, then --resume (or --from update-secret)',
+      })
+    }
+    for (const f of v.facts) log(f)
+    const dropped = runDir ? dropBackups(runDir, inputs.namespace) : 0
+    if (dropped) log(`removed ${dropped} Secret backup(s) from the run directory`)
+    log(`VERDICT: ${inputs.namespace}/${inputs.secret} is live with the refreshed token`)
+    return { verdict: 'ok', facts: v.facts }
+  },
+})
