@@ -107,11 +107,12 @@ export interface DeleteOptions extends WriteOptions {
 
 /** Delete; a Secret that is already gone counts as done (`'absent'`). */
 export async function deleteSecret(kube: Kube, ref: SecretRef, opts: DeleteOptions = {}): Promise<'deleted' | 'absent'> {
+  // With a DeleteOptions body the apiserver decodes options from the body only and ignores
+  // the query string (handlers/delete.go), so dryRun must be in the body too: a query-only
+  // dryRun next to preconditions would really delete.
+  const body = opts.preconditions ? { preconditions: opts.preconditions, dryRun: opts.dryRun ? ['All'] : undefined } : undefined
   try {
-    await kube.core.deleteNamespacedSecret(
-      { ...ref, dryRun: dryRunParam(opts), body: opts.preconditions ? { preconditions: opts.preconditions } : undefined },
-      callOptions(opts),
-    )
+    await kube.core.deleteNamespacedSecret({ ...ref, dryRun: dryRunParam(opts), body }, callOptions(opts))
     return 'deleted'
   } catch (e) {
     if (isNotFound(e)) return 'absent'
