@@ -72,7 +72,8 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
     problems.push({ file, line, col, path: path.join('.'), message })
   }
   for (const e of doc.errors) {
-    const [pos] = e.linePos ?? [{ line: 1, col: 1 }]
+    // With prettyErrors off, yaml leaves linePos unset: compute it from the offset.
+    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0])
     problems.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })
   }
   if (problems.length) throw new WorkflowError(problems)
