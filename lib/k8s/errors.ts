@@ -137,19 +137,19 @@ export function k8sError(e: unknown, op: K8sOperation): OpsError {
 
 function statusError(s: ApiStatus, op: K8sOperation, dry: string): OpsError {
   const detail = s.message ? `: ${s.message}` : ''
+  // Admission refusals come as 403 (webhooks) or 422 (ValidatingAdmissionPolicy); name them as such.
+  if (/admission webhook|ValidatingAdmissionPolicy|denied (the )?request/.test(s.message)) {
+    return new OpsError(`${s.reason}: ${op.verb} ${target(op)} denied by admission${dry}${detail}`, {
+      reason: s.reason,
+      hint: 'an admission policy or webhook refused the request; its message says why',
+    })
+  }
   switch (s.code) {
     case 403: {
-      // RBAC denials read `User "x" cannot delete resource ...`; anything else is admission.
       const user = /User "([^"]+)" cannot/.exec(s.message)?.[1]
-      if (user || !s.message) {
-        return new OpsError(`Forbidden: cannot ${op.verb} ${target(op)} (RBAC${user ? `: ${user}` : ''})${dry}`, {
-          reason: 'Forbidden',
-          hint: `grant it in the Role, then check with: ${canI(op, user)}`,
-        })
-      }
-      return new OpsError(`Forbidden: ${op.verb} ${target(op)} denied by admission${dry}${detail}`, {
+      return new OpsError(`Forbidden: cannot ${op.verb} ${target(op)} (RBAC${user ? `: ${user}` : ''})${dry}`, {
         reason: 'Forbidden',
-        hint: 'an admission policy or webhook refused the request; see its message',
+        hint: `grant it in the Role, then check with: ${canI(op, user)}`,
       })
     }
     case 401:

@@ -126,7 +126,8 @@ async function restoreAfterFailedCreate(kube: Kube, previous: SecretSnapshot, cr
       retryable: createError.retryable,
     })
   } catch (restoreError) {
-    return new OpsError(`${createError.message}; restoring the previous Secret also failed (${(restoreError as Error).message}): ${where} is MISSING`, {
+    const why = (restoreError as Error).message
+    return new OpsError(`${where} is MISSING: it was deleted, then ${createError.message}; restoring the previous Secret failed too${why === createError.message ? ' (same refusal)' : `: ${why}`}`, {
       reason: 'SecretMissing',
       hint: 'restore it from the backup taken before the delete (restoreSecret), then rerun',
     })

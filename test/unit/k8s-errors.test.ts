@@ -38,7 +38,7 @@ describe('k8sError: RBAC denials', () => {
     expect(e.hint).toContain('kubectl auth can-i delete secrets/gmail-oauth-token -n basketball-api --as=system:serviceaccount:basketball-api:oauth-refresher')
   })
 
-  it('tells an admission refusal apart from RBAC and keeps its (redacted) message', () => {
+  it('tells a webhook refusal (403) apart from RBAC and keeps its (redacted) message', () => {
     const e = k8sError(apiException(403, {
       reason: 'Forbidden', code: 403,
       message: `secrets "x" is forbidden: ValidatingAdmissionPolicy 'only-fixed-names' with binding 'b' denied request: name must be fixed; got data ${TOKEN_B64}`,
@@ -46,6 +46,15 @@ describe('k8sError: RBAC denials', () => {
     expect(e.message).toContain('Forbidden: create secrets "gmail-oauth-token" in namespace "basketball-api" denied by admission (server dry-run)')
     expect(e.message).toContain("ValidatingAdmissionPolicy 'only-fixed-names'")
     expectNoSecrets(e)
+  })
+
+  it('names a ValidatingAdmissionPolicy denial (422 Invalid) as admission too', () => {
+    const e = k8sError(apiException(422, {
+      reason: 'Invalid', code: 422,
+      message: `secrets "x" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'p' denied request: no`,
+    }), { ...op, verb: 'create' })
+    expect(e.reason).toBe('Invalid')
+    expect(e.message).toBe(`Invalid: create secrets "gmail-oauth-token" in namespace "basketball-api" denied by admission: secrets "x" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'p' denied request: no`)
   })
 })
 
