@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Re-authenticate the Gmail OAuth token of westsidebasketball@gmail.com end to end: consent
+# (`gmail-mcp reauth`), check scopes, write Secret basketball-api/gmail-oauth-token, delete the
+# stale Secret, restart basketball-api and verify. It checks the prerequisites, then runs the
+# credflow workflow gmail-reauth, which does the work and can be resumed.
+#
+# Google expires refresh tokens of Testing-mode apps 7 days after consent; the alert
+# GmailOAuthTokenSecretStale fires after 6 (salt/pillar/secrets_registry.sls has the policy).
+set -euo pipefail
+
+STEPS=(reauth verify-scopes map-key update-secret delete-stale restart verify-decode)
+NODE_MIN=20.19
+# A run id as the engine prints it, e.g. 20261125T014000Z-ab12.
+RUN_ID_RE='^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$'
+
+PROG=${0##*/}
+# The checkout to run from; CREDFLOW_ROOT overrides it (tests point it at a scratch copy).
+ROOT=${CREDFLOW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+
+if [[ -t 2 && -z "${NO_COLOR:-}" && "${TERM:-}" != dumb ]]; then
+  RED=$'\e[31m' YELLOW=$'\e[33m' BOLD=$'\e[1m' RESET=$'\e[0m'
+else
+  RED='' YELLOW='' BOLD='' RESET=''
+fi
+
+usage() {
+  cat <<EOF
+Usage: $PROG [options] [-- engine-args...]
+
+Re-authenticate the Gmail OAuth token of westsidebasketball@gmail.com and roll it out to
+Secret basketball-api/gmail-oauth-token (workflow gmail-reauth).
+
+Options:
+  -n, --dry-run          check and plan every step, change nothing (server-side dry run)
+      --resume [RUN_ID]  continue the last unfinished run (or RUN_ID): keep what succeeded
+      --from STEP        rerun STEP and everything after it; STEP is one of:
+                         ${STEPS[*]}
+  -y, --yes              answer yes to confirmations
+      --non-interactive  never prompt: if consent is needed, fail with the runbook
+  -h, --help             show this help
+
+Arguments after -- go to the engine unchanged (e.g. -- --set reauthAfter=3d).
+The engine also reads CREDFLOW_DRY_RUN, CREDFLOW_RESUME, CREDFLOW_FROM, CREDFLOW_YES,
+CREDFLOW_NON_INTERACTIVE, CREDFLOW_STATE_DIR and CREDFLOW_SET_<PARAM> from the environment.
+
+Runs: node_modules/.bin/zx tasks/run.mjs gmail-reauth [flags] (from the repository root)
+Exit: 0 done, 1 a prerequisite is missing, 2 usage error, otherwise the engine's status.
+EOF
+}
+
+say() { printf '%s\n' "$PROG: $*" >&2; }
+warn() { printf '%s\n' "${YELLOW}$PROG: $*${RESET}" >&2; }
+die() { printf '%s\n' "${RED}$PROG: $*${RESET}" >&2; exit 1; }
+bad_usage() {
+  printf '%s\n\n' "${RED}$PROG: $*${RESET}" >&2
+  usage >&2
+  exit 2
+}
+
+valid_step() {
+  local s
+  for s in "${STEPS[@]}"; do [[ "$s" == "$1" ]] && return 0; done
+  return 1
+}
+
+engine_args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    -n | --dry-run) engine_args+=(--dry-run) ;;
+    -y | --yes) engine_args+=(--yes) ;;
+    --non-interactive) engine_args+=(--non-interactive) ;;
+    --resume)
+      if [[ $# -gt 1 && "$2" =~ $RUN_ID_RE ]]; then
+        engine_args+=(--resume "$2"); shift
+      else
+        engine_args+=(--resume)
+      fi ;;
+    --resume=*)
+      [[ "${1#*=}" =~ $RUN_ID_RE ]] || bad_usage "--resume ${1#*=}: not a run id (like 20261125T014000Z-ab12)"
+      engine_args+=(--resume "${1#*=}") ;;
+    --from | --from=*)
+      if [[ "$1" == --from ]]; then
+        [[ $# -gt 1 ]] || bad_usage "--from needs a step"
+        step=$2; shift
+      else
+        step=${1#*=}
+      fi
+      valid_step "$step" || bad_usage "--from $step: no such step (steps: ${STEPS[*]})"
+      engine_args+=(--from "$step") ;;
+    --) shift; engine_args+=("$@"); break ;;
+    *) bad_usage "unknown option: $1" ;;
+  esac
+  shift
+done
+
+# The same check for the environment fallback (Forgejo passes inputs this way).
+if [[ -n "${CREDFLOW_FROM:-}" ]] && ! valid_step "$CREDFLOW_FROM"; then
+  bad_usage "CREDFLOW_FROM=$CREDFLOW_FROM: no such step (steps: ${STEPS[*]})"
+fi
+
+# --- prerequisites -------------------------------------------------------------------
+[[ -f "$ROOT/tasks/run.mjs" ]] || die "$ROOT is not a credflow checkout (no tasks/run.mjs)"
+
+command -v node >/dev/null || die "node not found: install Node.js >= $NODE_MIN (credflow runs on Node 20)"
+node_version=$(node -p 'process.versions.node' 2>/dev/null) || die "node does not run: $(command -v node)"
+if [[ "$(printf '%s\n' "$NODE_MIN" "$node_version" | sort -V | head -n1)" != "$NODE_MIN" ]]; then
+  die "node $node_version is too old: credflow needs Node.js >= $NODE_MIN ($(command -v node))"
+fi
+
+missing=()
+for dep in zx tsx yaml zod @kubernetes/client-node; do
+  [[ -e "$ROOT/node_modules/$dep/package.json" ]] || missing+=("$dep")
+done
+[[ -x "$ROOT/node_modules/.bin/zx" ]] || missing+=(".bin/zx")
+if [[ ${#missing[@]} -gt 0 ]]; then
+  die "dependencies are not installed in $ROOT/node_modules (missing: ${missing[*]}): run \`npm ci\` in $ROOT"
+fi
+
+ENGINE=("$ROOT/node_modules/.bin/zx" "$ROOT/tasks/run.mjs" gmail-reauth)
+
+if command -v kubectl >/dev/null; then
+  context=$(kubectl config current-context 2>/dev/null) ||
+    die "kubectl has no current context: set KUBECONFIG to the credflow-gmail-reauth kubeconfig or run \`kubectl config use-context NAME\`"
+  # /readyz is readable by every authenticated user (system:public-info-viewer).
+  if ! err=$(kubectl --request-timeout=10s get --raw=/readyz 2>&1 >/dev/null); then
+    die "cannot reach the cluster of kube context \"$context\": ${err:-no answer}"
+  fi
+  say "kube context: ${BOLD}$context${RESET}"
+else
+  # Without kubectl, the engine's read-only status shows whether the cluster is reachable.
+  warn "kubectl not found: checking the cluster with the engine's --status instead"
+  (cd "$ROOT" && "${ENGINE[@]}" --status) >&2 || die "the engine's status check failed (see above)"
+fi
+
+cd "$ROOT"
+say "running: node_modules/.bin/zx tasks/run.mjs gmail-reauth ${engine_args[*]}"
+exec "${ENGINE[@]}" "${engine_args[@]}"
