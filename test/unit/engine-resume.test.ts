@@ -1,0 +1,160 @@
+// Resuming a run: --resume, --from, --only, and the refusal when the setup changed.
+// diamond with failB=3: b fails all three attempts, d and e are blocked; a resume (same
+// params) reruns b, whose fourth attempt succeeds.
+import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { sandbox, privateWorkflows, runMain, readState, readEvents, runIds, applied, WORKFLOWS, type Sandbox } from '../fixtures/engine/harness.ts'
+
+let sb: Sandbox
+beforeEach(() => (sb = sandbox()))
+afterEach(() => sb.cleanup())
+
+const diamond = (env: NodeJS.ProcessEnv, ...args: string[]) => runMain(['diamond', '--set', `dir=${sb.data}`, ...args], env)
+const f = (name: string) => join(sb.data, name)
+
+describe('--resume', () => {
+  it('keeps succeeded nodes and reruns failed and blocked ones, in the same run', async () => {
+    expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1)
+    const first = readState(sb.state, 'diamond')
+    expect(first.nodes.b).toMatchObject({ status: 'failed', attempts: 3 })
+    expect(first.nodes.d.status).toBe('blocked')
+
+    const r = await diamond(sb.env, '--set', 'failB=3', '--resume')
+    expect(r.code, r.stdout).toBe(0)
+    expect(runIds(sb.state, 'diamond')).toEqual([first.runId])
+    const s = readState(sb.state, 'diamond')
+    expect(s).toMatchObject({ status: 'succeeded', resumes: 1, runId: first.runId })
+    // Kept: not checked, not applied again, outputs carried over.
+    for (const id of ['a', 'c']) {
+      expect(s.nodes[id]).toMatchObject({ status: 'succeeded', reason: `kept from run ${first.runId}`, outputs: first.nodes[id].outputs })
+      expect(applied(f(id)), id).toBe(1)
+    }
+    // Rerun: b's fourth apply succeeds; attempts keep counting across the resume.
+    expect(s.nodes.b).toMatchObject({ status: 'succeeded', attempts: 4 })
+    expect(applied(f('b'))).toBe(4)
+    for (const id of ['d', 'e[one]', 'e[two]']) expect(s.nodes[id].status, id).toBe('succeeded')
+    expect(readEvents(sb.state, 'diamond', first.runId).filter((e) => e.type === 'run-start').map((e) => e.mode)).toEqual(['fresh', 'resume'])
+    expect(r.stdout).toContain(`resuming ${first.runId}`)
+  })
+  it('starts each rerun node with check: a node whose work is already done is cached, not applied', async () => {
+    expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1)
+    writeFileSync(f('b'), 'ok') // someone fixed b by hand
+    const r = await diamond(sb.env, '--set', 'failB=3', '--resume')
+    expect(r.code).toBe(0)
+    const s = readState(sb.state, 'diamond')
+    expect(s.nodes.b).toMatchObject({ status: 'cached', reason: `${f('b')} up to date`, outputs: { file: f('b'), length: 2 } })
+    expect(applied(f('b'))).toBe(3)
+    expect(s.nodes.d.status).toBe('succeeded')
+  })
+  it('says so and starts a new run when there is nothing to resume', async () => {
+    const r = await diamond(sb.env, '--resume')
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain('nothing to resume: no unfinished run of diamond')
+    expect(runIds(sb.state, 'diamond')).toHaveLength(1)
+  })
+  it('resumes a named run id and rejects an unknown one', async () => {
+    expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1)
+    const [id] = runIds(sb.state, 'diamond')
+    expect((await diamond(sb.env, '--set', 'failB=3', '--resume', id)).code).toBe(0)
+    expect(readState(sb.state, 'diamond', id).status).toBe('succeeded')
+    const r = await diamond(sb.env, '--resume', '20200101T000000Z-abcd')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--resume 20200101T000000Z-abcd: no such run')
+  })
+})
+
+describe('--from <node>', () => {
+  it('reruns the node and its descendants (each starting with check), keeps the rest', async () => {
+    expect((await diamond(sb.env)).code).toBe(0)
+    const first = readState(sb.state, 'diamond')
+    rmSync(f('b'))
+    rmSync(f('d'))
+    const r = await diamond(sb.env, '--from', 'b')
+    expect(r.code, r.stdout).toBe(0)
+    const s = readState(sb.state, 'diamond')
+    expect(s.runId).toBe(first.runId)
+    for (const id of ['a', 'c']) {
+      expect(s.nodes[id].reason, id).toBe(`kept from run ${first.runId}`)
+      expect(applied(f(id)), id).toBe(1)
+    }
+    expect(s.nodes.b.status).toBe('succeeded')
+    expect(applied(f('b'))).toBe(2)
+    expect(s.nodes.d.status).toBe('succeeded')
+    expect(applied(f('d'))).toBe(2)
+    // Descendants whose world is already right: check says done.
+    expect(s.nodes['e[one]'].status).toBe('cached')
+    expect(applied(f('e-one'))).toBe(1)
+  })
+  it('rejects a node that does not exist', async () => {
+    const r = await diamond(sb.env, '--from', 'zz')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--from zz: no such node (nodes: a, b, c, d, e, report)')
+  })
+})
+
+describe('--only <node>', () => {
+  it('runs one node with the upstream outputs stored by the last run, touching nothing else', async () => {
+    expect((await diamond(sb.env)).code).toBe(0)
+    const runFile = join(sb.state, 'diamond', 'runs', runIds(sb.state, 'diamond')[0], 'state.json')
+    // Doctor b's stored output: d's content must come from the state, not from running b.
+    const doc = JSON.parse(readFileSync(runFile, 'utf8'))
+    doc.nodes.b.outputs.file = '/stored/by/the/last/run'
+    writeFileSync(runFile, JSON.stringify(doc))
+    rmSync(f('d'))
+    const reportMtime = statSync(f('report.json')).mtimeMs
+
+    const r = await diamond(sb.env, '--only', 'd')
+    expect(r.code, r.stdout).toBe(0)
+    expect(readFileSync(f('d'), 'utf8')).toBe('from /stored/by/the/last/run')
+    for (const id of ['a', 'b', 'c', 'e-one', 'e-two']) expect(applied(f(id)), id).toBe(1)
+    expect(applied(f('d'))).toBe(2)
+    expect(statSync(f('report.json')).mtimeMs).toBe(reportMtime)
+    const s = readState(sb.state, 'diamond')
+    expect(s.nodes.d.status).toBe('succeeded')
+    expect(s.nodes.b.outputs).toEqual({ file: '/stored/by/the/last/run', length: 2 })
+    const ev = readEvents(sb.state, 'diamond', s.runId)
+    const lastStart = ev.map((e) => e.type).lastIndexOf('run-start')
+    expect(ev[lastStart]).toMatchObject({ mode: 'only' })
+    const ran = ev.slice(lastStart).filter((e) => e.status === 'running').map((e) => e.node)
+    expect(ran).toEqual(['d'])
+  })
+})
+
+describe('resume refuses when the setup changed', () => {
+  let env: NodeJS.ProcessEnv
+  let wfFile: string
+  beforeEach(() => {
+    const dir = privateWorkflows(sb.root, { 'diamond.yaml': readFileSync(join(WORKFLOWS, 'diamond.yaml'), 'utf8') })
+    wfFile = join(dir, 'diamond.yaml')
+    env = { ...sb.env, CREDFLOW_WORKFLOWS_DIR: dir }
+  })
+  it('exits 2 naming the changed workflow file, and continues with --force', async () => {
+    expect((await diamond(env, '--set', 'failB=3')).code).toBe(1)
+    const before = readFileSync(join(sb.state, 'diamond', 'runs', runIds(sb.state, 'diamond')[0], 'state.json'), 'utf8')
+    appendFileSync(wfFile, '# edited\n')
+    const r = await diamond(env, '--set', 'failB=3', '--resume')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/refusing to continue run \S+: it was recorded with a different setup:\n {2}workflow file changed \(sha256:/)
+    expect(r.stderr).toContain('pass --force')
+    expect(readFileSync(join(sb.state, 'diamond', 'runs', runIds(sb.state, 'diamond')[0], 'state.json'), 'utf8')).toBe(before)
+    expect(applied(f('b'))).toBe(3)
+
+    const forced = await diamond(env, '--set', 'failB=3', '--resume', '--force')
+    expect(forced.code).toBe(0)
+    expect(readState(sb.state, 'diamond').status).toBe('succeeded')
+  })
+  it('exits 2 naming each changed param with its old and new value', async () => {
+    expect((await diamond(env, '--set', 'failB=3')).code).toBe(1)
+    const r = await diamond(env, '--set', 'failB=0', '--set', 'skipD=true', '--resume')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('param failB: 3 -> 0')
+    expect(r.stderr).toContain('param skipD: false -> true')
+    expect(r.stderr).not.toContain('workflow file changed')
+    for (const mode of [['--from', 'b'], ['--only', 'b']]) {
+      const again = await diamond(env, '--set', 'failB=0', ...mode)
+      expect(again.code, mode.join(' ')).toBe(2)
+      expect(again.stderr).toContain('param failB: 3 -> 0')
+    }
+  })
+})
