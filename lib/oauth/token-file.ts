@@ -1,0 +1,328 @@
+import { readFileSync, statSync } from 'node:fs'
+import { writeFileAtomic } from '../atomic-file.ts'
+import { OpsError } from '../errors.ts'
+import { SecretValue, fingerprint } from '../secret-value.ts'
+import type { OAuthClient } from './client-secrets.ts'
+import { GOOGLE_ENDPOINTS } from './endpoints.ts'
+import type { TokenResponse } from './google-client.ts'
+import { JS_COMPACT, PYTHON_DUMPS, PYTHON_INDENT_2, detectStyle, floatLiteralPaths, formatJson, type JsonStyle } from './json-style.ts'
+import { parseScopes } from './scopes.ts'
+
+/**
+ * The token files a Gmail consumer reads (research note §1):
+ * - `google-auth`: Python `Credentials.to_json()` (§1.1), also the Node `authorized_user` shape (§1.4);
+ * - `gmail-sdk`: the raw token response plus `expires_at`, indent=2 (§1.5);
+ * - `node`: google-auth-library `Credentials`, `JSON.stringify(tokens)` with `expiry_date` in ms (§1.4).
+ * A rewrite keeps the file's format, key order, unknown keys and layout, so its consumer sees only new values.
+ */
+
+export type TokenFileFormat = 'google-auth' | 'gmail-sdk' | 'node'
+export const MAX_TOKEN_FILE_BYTES = 64 * 1024
+
+export interface TokenFile {
+  readonly format: TokenFileFormat
+  readonly refreshToken: SecretValue
+  readonly accessToken?: SecretValue
+  readonly clientId?: string
+  readonly clientSecret?: SecretValue
+  /** As recorded in the file. For google-auth these are the REQUESTED scopes (§1.1): never proof of a grant. */
+  readonly scopes: string[]
+  /** Access-token expiry. */
+  readonly expiry?: Date
+  readonly tokenUri?: string
+  /** sha256 fingerprint of the file's bytes. */
+  readonly fingerprint: string
+}
+
+/** The parsed document and its layout, kept out of the object so that printing a TokenFile shows no token. */
+const layouts = new WeakMap<TokenFile, { doc: Record<string, unknown>; style: JsonStyle; floats: Set<string> }>()
+
+const REAUTH_HINT = 'Re-run the consent to write a fresh token file: npx zx tasks/run.mjs gmail-reauth'
+const FORMATS_HINT =
+  'Expected google-auth Credentials.to_json() (token, refresh_token, client_id, client_secret, scopes, expiry), ' +
+  'a gmail-sdk token (access_token, refresh_token, expires_at) or a Node google-auth-library token (access_token, refresh_token, expiry_date).'
+
+export function readTokenFile(path: string): TokenFile {
+  let size: number
+  try {
+    const st = statSync(path)
+    if (!st.isFile()) throw Object.assign(new Error(), { code: 'not a regular file' })
+    size = st.size
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable'
+    throw new OpsError(`cannot read token file ${path}: ${code}`, { reason: code === 'ENOENT' ? 'TokenFileMissing' : 'TokenFileInvalid', hint: REAUTH_HINT })
+  }
+  if (size > MAX_TOKEN_FILE_BYTES) throw tooLarge(`token file ${path}`, size)
+  return parseTokenFile(readFileSync(path), `token file ${path}`)
+}
+
+export function parseTokenFile(bytes: string | Uint8Array, source = 'token file'): TokenFile {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes) : Buffer.from(bytes)
+  if (buf.length > MAX_TOKEN_FILE_BYTES) throw tooLarge(source, buf.length)
+  const text = buf.toString('utf8')
+  if (text.trim() === '') throw invalid(`${source} is empty`)
+  let doc: unknown
+  try {
+    doc = JSON.parse(text)
+  } catch (e) {
+    // V8's message quotes the input, which is token material: keep only the position, and no cause.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1]
+    throw invalid(`${source} is not valid JSON${at ? ` (syntax error at byte ${at})` : ''}`)
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid(`${source} is not a JSON object`)
+  const d = doc as Record<string, unknown>
+  const format = detectFormat(d, source)
+  const file = Object.freeze({ format, ...extract(d, format, source), fingerprint: fingerprint(buf) })
+  const flavor = format === 'node' ? 'js' : 'python'
+  layouts.set(file, { doc: d, style: detectStyle(text, flavor), floats: floatLiteralPaths(text) })
+  return file
+}
+
+/** The file's bytes re-rendered from what was parsed: equal to the input for files written by their own program. */
+export function serializeTokenFile(file: TokenFile): SecretValue {
+  const l = layoutOf(file)
+  return new SecretValue(formatJson(l.doc, l.style, l.floats))
+}
+
+export interface RenderOptions {
+  /** The file being replaced: its format, layout, unknown keys and (unless `client` is given) client. */
+  previous?: TokenFile
+  /** Format of a new file; default google-auth `to_json()` (§8 step 4). Overrides `previous.format` if both are given. */
+  format?: TokenFileFormat
+  /** The client that obtained `tokens`; google-auth files must record it (§1.2). */
+  client?: OAuthClient
+  /** Base for the expiry; default `tokens.receivedAt`. */
+  now?: Date
+}
+
+/** The new file content for fresh `tokens`. A response without a refresh token keeps the previous one (§2.3). */
+export function renderTokenFile(tokens: TokenResponse, opts: RenderOptions = {}): SecretValue {
+  const format = opts.format ?? opts.previous?.format ?? 'google-auth'
+  const prev = opts.previous && opts.previous.format === format ? layoutOf(opts.previous) : undefined
+  const refreshToken = tokens.refreshToken ?? opts.previous?.refreshToken
+  if (!refreshToken) {
+    throw new OpsError('cannot write a token file without a refresh token', { reason: 'NoRefreshToken', hint: REAUTH_HINT })
+  }
+  const now = (opts.now ?? tokens.receivedAt).getTime()
+  const client = opts.client ?? clientOf(opts.previous)
+  if (format === 'google-auth') {
+    const doc = googleAuthDoc(tokens, refreshToken, client, prev?.doc, new Date(now + tokens.expiresIn * 1000))
+    return new SecretValue(formatJson(doc, prev?.style ?? PYTHON_DUMPS))
+  }
+  const doc = rawResponseDoc(tokens, refreshToken, format, prev?.doc, now)
+  const floats = new Set(prev?.floats)
+  if (format === 'gmail-sdk') floats.add('/expires_at') // time.time() + expires_in is a float
+  return new SecretValue(formatJson(doc, prev?.style ?? (format === 'node' ? JS_COMPACT : PYTHON_INDENT_2), floats))
+}
+
+export interface WriteResult {
+  format: TokenFileFormat
+  fingerprint: string
+  /** False when the file already had exactly these bytes. */
+  changed: boolean
+}
+
+/** Render and replace `path` atomically with mode 0600. */
+export function writeTokenFile(path: string, tokens: TokenResponse, opts: RenderOptions = {}): WriteResult {
+  const content = renderTokenFile(tokens, opts)
+  let current: Buffer | undefined
+  try {
+    current = readFileSync(path)
+  } catch {
+    current = undefined
+  }
+  const changed = !current || !current.equals(content.reveal())
+  if (changed) writeFileAtomic(path, content.reveal(), 0o600)
+  return { format: opts.format ?? opts.previous?.format ?? 'google-auth', fingerprint: content.fingerprint, changed }
+}
+
+function detectFormat(d: Record<string, unknown>, source: string): TokenFileFormat {
+  if ('_module' in d || 'token_expiry' in d) {
+    throw new OpsError(`${source} is an oauth2client credentials file, which is deprecated and not supported`, {
+      reason: 'TokenFileUnknownFormat',
+      hint: `${REAUTH_HINT} (it writes google-auth's format).`,
+    })
+  }
+  if ('expires_at' in d) return 'gmail-sdk'
+  if ('expiry_date' in d) return 'node'
+  if ('token' in d || 'token_uri' in d || 'universe_domain' in d || d.type === 'authorized_user') return 'google-auth'
+  if ('access_token' in d && ('token_type' in d || 'scope' in d)) return 'node'
+  // The minimum from_authorized_user_info accepts (§1.2).
+  if ('refresh_token' in d && 'client_id' in d && 'client_secret' in d) return 'google-auth'
+  const keys = Object.keys(d).filter((k) => /^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(k)).slice(0, 12)
+  throw new OpsError(`${source} is not a token file format credflow knows (keys: ${keys.join(', ') || 'none'})`, {
+    reason: 'TokenFileUnknownFormat',
+    hint: FORMATS_HINT,
+  })
+}
+
+function extract(d: Record<string, unknown>, format: TokenFileFormat, source: string): Omit<TokenFile, 'format' | 'fingerprint'> {
+  const str = (k: string): string | undefined => {
+    const v = d[k]
+    if (v === undefined || v === null) return undefined
+    if (typeof v !== 'string') throw invalid(`${source}: "${k}" must be a string`)
+    return v
+  }
+  const secret = (k: string) => {
+    const v = str(k)
+    return v ? new SecretValue(v) : undefined
+  }
+  const refreshToken = secret('refresh_token')
+  if (!refreshToken) {
+    throw new OpsError(`${source} has no refresh_token, so it cannot be refreshed`, { reason: 'NoRefreshToken', hint: REAUTH_HINT })
+  }
+  if (format === 'google-auth') {
+    const scopes = d.scopes
+    if (scopes !== undefined && scopes !== null && typeof scopes !== 'string' && !(Array.isArray(scopes) && scopes.every((s) => typeof s === 'string'))) {
+      throw invalid(`${source}: "scopes" must be a list of strings`)
+    }
+    return {
+      refreshToken,
+      accessToken: secret('token'),
+      clientId: str('client_id'),
+      clientSecret: secret('client_secret'),
+      scopes: parseScopes(scopes as string | string[] | undefined),
+      expiry: parsePythonExpiry(str('expiry'), source),
+      tokenUri: str('token_uri'),
+    }
+  }
+  const num = (k: string): number | undefined => {
+    const v = d[k]
+    if (v === undefined || v === null) return undefined
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw invalid(`${source}: "${k}" must be a number`)
+    return v
+  }
+  const expiry = format === 'gmail-sdk' ? num('expires_at') : num('expiry_date')
+  return {
+    refreshToken,
+    accessToken: secret('access_token'),
+    clientId: str('client_id'),
+    clientSecret: secret('client_secret'),
+    scopes: parseScopes(str('scope')),
+    expiry: expiry === undefined ? undefined : new Date(format === 'gmail-sdk' ? expiry * 1000 : expiry),
+  }
+}
+
+/** google-auth reads `expiry` with strptime after dropping "Z" and the fraction; an offset makes it fail (§1.2). */
+function parsePythonExpiry(value: string | undefined, source: string): Date | undefined {
+  if (value === undefined) return undefined
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?Z?$/.exec(value)
+  if (!m) throw invalid(`${source}: "expiry" is not YYYY-MM-DDTHH:MM:SS[.ffffff]Z, which google-auth would refuse to load`)
+  return new Date(`${m[1]}${(m[2] ?? '').slice(0, 4)}Z`)
+}
+
+/** `expiry.isoformat() + "Z"` of a naive UTC datetime: microseconds, dropped when zero (§1.1). */
+function pythonExpiry(d: Date): string {
+  const base = d.toISOString().slice(0, 19)
+  const ms = d.getUTCMilliseconds()
+  return ms ? `${base}.${String(ms).padStart(3, '0')}000Z` : `${base}Z`
+}
+
+const GOOGLE_AUTH_ORDER = ['token', 'refresh_token', 'token_uri', 'client_id', 'client_secret', 'scopes', 'universe_domain', 'account', 'expiry']
+/** from_authorized_user_info fails without these (§1.2), so a rewrite adds them if the file lacked them. */
+const GOOGLE_AUTH_REQUIRED = new Set(['refresh_token', 'client_id', 'client_secret'])
+
+function googleAuthDoc(
+  tokens: TokenResponse,
+  refreshToken: SecretValue,
+  client: OAuthClient | undefined,
+  prev: Record<string, unknown> | undefined,
+  expiry: Date,
+): Record<string, unknown> {
+  if (!client) {
+    throw new OpsError('a google-auth token file needs client_id and client_secret, and none are known', {
+      reason: 'ClientMissing',
+      hint: "Pass the Desktop client's client secrets JSON.",
+    })
+  }
+  const values: Record<string, unknown> = {
+    token: tokens.accessToken.revealString(),
+    refresh_token: refreshToken.revealString(),
+    // Python consumers ignore the file's token_uri and always use Google's (§1.2).
+    token_uri: GOOGLE_ENDPOINTS.tokenUrl,
+    client_id: client.clientId,
+    client_secret: client.clientSecret.revealString(),
+    scopes: sameScopes(prev?.scopes, tokens.scope),
+    universe_domain: 'googleapis.com',
+    account: '',
+    expiry: pythonExpiry(expiry),
+  }
+  if (!prev) return Object.fromEntries(GOOGLE_AUTH_ORDER.map((k) => [k, values[k]]))
+  // Keep the shape the consumer wrote (older google-auth lacks universe_domain/account; Node files carry "type").
+  const doc = { ...prev }
+  for (const k of ['token', 'refresh_token', 'client_id', 'client_secret', 'scopes', 'expiry']) {
+    if (k in doc || GOOGLE_AUTH_REQUIRED.has(k)) doc[k] = values[k]
+  }
+  return doc
+}
+
+/** Fields of a token response (§2.3); a rewrite drops the ones the new response lacks, except the refresh token. */
+const RESPONSE_FIELDS = ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type', 'id_token', 'refresh_token_expires_in']
+
+function rawResponseDoc(
+  tokens: TokenResponse,
+  refreshToken: SecretValue,
+  format: 'gmail-sdk' | 'node',
+  prev: Record<string, unknown> | undefined,
+  now: number,
+): Record<string, unknown> {
+  const fresh: Record<string, unknown> = {
+    access_token: tokens.accessToken.revealString(),
+    // Node replaces expires_in with expiry_date (§1.4); gmail-sdk keeps the raw response (§1.5).
+    expires_in: format === 'gmail-sdk' ? tokens.expiresIn : undefined,
+    refresh_token: refreshToken.revealString(),
+    scope: joined(sameScopes(prev?.scope, tokens.scope)),
+    token_type: tokens.tokenType,
+    id_token: tokens.idToken?.revealString(),
+    refresh_token_expires_in: tokens.refreshTokenExpiresIn,
+  }
+  const expiryKey = format === 'gmail-sdk' ? 'expires_at' : 'expiry_date'
+  const expiryValue = format === 'gmail-sdk' ? now / 1000 + tokens.expiresIn : now + tokens.expiresIn * 1000
+
+  const out: Array<[string, unknown]> = []
+  for (const [k, v] of Object.entries(prev ?? {})) {
+    if (k === expiryKey) out.push([k, expiryValue])
+    else if (!RESPONSE_FIELDS.includes(k)) out.push([k, v])
+    else if (fresh[k] !== undefined) out.push([k, fresh[k]])
+  }
+  const added = RESPONSE_FIELDS.filter((k) => fresh[k] !== undefined && !(prev && k in prev)).map((k): [string, unknown] => [k, fresh[k]])
+  // Both writers put the expiry last; new fields go before it.
+  const at = out.findIndex(([k]) => k === expiryKey)
+  if (at < 0) out.push(...added, [expiryKey, expiryValue])
+  else out.splice(at, 0, ...added)
+  return Object.fromEntries(out)
+}
+
+function joined(scopes: unknown): string {
+  return Array.isArray(scopes) ? scopes.join(' ') : String(scopes ?? '')
+}
+
+/** The granted scopes, written in the previous file's order and type when they are the same set. */
+function sameScopes(previous: unknown, granted: string[]): unknown {
+  const prevList = typeof previous === 'string' || Array.isArray(previous) ? parseScopes(previous as string | string[]) : undefined
+  const same = prevList && prevList.length === granted.length && granted.every((s) => prevList.includes(s))
+  if (same) return previous
+  if (granted.length === 0 && previous !== undefined) return previous
+  return typeof previous === 'string' ? granted.join(' ') : granted
+}
+
+function clientOf(file: TokenFile | undefined): OAuthClient | undefined {
+  return file?.clientId && file.clientSecret ? { clientId: file.clientId, clientSecret: file.clientSecret } : undefined
+}
+
+function layoutOf(file: TokenFile) {
+  const l = layouts.get(file)
+  if (!l) throw new Error('not a TokenFile returned by parseTokenFile/readTokenFile')
+  return l
+}
+
+function invalid(message: string): OpsError {
+  return new OpsError(message, { reason: 'TokenFileInvalid', hint: REAUTH_HINT })
+}
+
+function tooLarge(source: string, size: number): OpsError {
+  return new OpsError(`${source} is ${size} bytes; token files are at most ${MAX_TOKEN_FILE_BYTES} bytes`, {
+    reason: 'TokenFileTooLarge',
+    hint: 'Check the path: this is not a token file. ' + REAUTH_HINT,
+  })
+}
