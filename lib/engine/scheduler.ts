@@ -217,7 +217,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     const backoff = parseDuration(spec.retry?.backoff ?? '1s') ?? 1000
     const timeoutMs = spec.timeout ? parseDuration(spec.timeout)! : undefined
     const prevAttempts = results.get(inst.id)?.attempts ?? 0
-    record(inst.id, { status: 'running', startedAt: new Date(started).toISOString(), inputsHash, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined })
+    record(inst.id, { status: 'running', attempts: prevAttempts + 1, startedAt: new Date(started).toISOString(), inputsHash, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined }, { attempt: 1 })
 
     for (let attempt = 1; ; attempt++) {
       const attemptCtl = new AbortController()
@@ -243,7 +243,8 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
         statuses: () =>
           Object.fromEntries([...results].map(([id, s]) => [id, { status: s.status, reason: s.reason, error: s.error?.message }])),
       }
-      results.set(inst.id, { ...results.get(inst.id)!, attempts: prevAttempts + attempt })
+      // Persist each attempt as it starts, so a crash mid-attempt still counts it.
+      if (attempt > 1) record(inst.id, { status: 'running', attempts: prevAttempts + attempt }, { attempt })
       try {
         const outcome = await raceAbort(attemptOnce(inst, step, ctx), attemptCtl.signal)
         if (outcome.kind === 'cached') return record(inst.id, { status: 'cached', outputs: outcome.outputs, reason: outcome.observed, ...stamp() })

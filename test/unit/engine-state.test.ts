@@ -78,7 +78,7 @@ describe('events.jsonl', () => {
     expect(ev[0]).toMatchObject({ type: 'run-start', mode: 'fresh', pid: process.pid })
     expect(ev.at(-1)).toMatchObject({ type: 'run-end', status: 'succeeded', exitCode: 0 })
     const b = ev.filter((e) => e.node === 'b').map((e) => (e.type === 'status' ? e.status : e.type))
-    expect(b).toEqual(['pending', 'running', 'log', 'retry', 'log', 'succeeded'])
+    expect(b).toEqual(['pending', 'running', 'log', 'retry', 'running', 'log', 'succeeded'])
     expect(ev.filter((e) => e.type === 'status' && e.status === 'succeeded')).toHaveLength(7)
   })
 })
