@@ -21,16 +21,18 @@ async function failure(p: Promise<unknown>): Promise<OpsError> {
   return e as OpsError
 }
 
-/** A Secret with the key we refresh and one we must keep, created over a second ago (creationTimestamp has 1 s resolution). */
-async function seed(namespace = ns, extra: Partial<Parameters<typeof createSecret>[1]> = {}): Promise<SecretSnapshot> {
+/**
+ * A Secret with the key we refresh and one we must keep. `aged` waits out a second so a
+ * recreated Secret's creationTimestamp (1 s resolution) is measurably later.
+ */
+async function seed(opts: { aged?: boolean } = {}): Promise<SecretSnapshot> {
   const s = await createSecret(kube, {
-    namespace, name: uniqueName(), type: 'Opaque',
+    namespace: ns, name: uniqueName(), type: 'Opaque',
     labels: { app: 'basketball-api' },
     annotations: { team: 'hoops', 'kubectl.kubernetes.io/last-applied-configuration': '{"data":{"token.json":"b2xk"}}' },
     data: { 'token.json': OLD, 'other.json': new SecretValue('keep me') },
-    ...extra,
   })
-  await sleep(1100)
+  if (opts.aged) await sleep(1100)
   return s
 }
 
@@ -47,7 +49,7 @@ afterAll(async () => {
 
 describe('replaceSecret: changed content', () => {
   it('recreates the Secret: new uid and creationTimestamp, other keys/labels/annotations kept, hash annotated', async () => {
-    const before = await seed()
+    const before = await seed({ aged: true })
     const now = new Date()
     const out = await replaceSecret(kube, { namespace: ns, name: before.name, key: 'token.json', value: NEW, now: () => now })
     expect(out.action).toBe('replaced')

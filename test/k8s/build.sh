@@ -18,11 +18,23 @@ WANT=(etcd kube-apiserver kube-controller-manager kwok)
 
 log() { printf '[cluster:build] %s\n' "$*" >&2; }
 
-missing=()
-for b in "${WANT[@]}"; do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
-if [[ ${#missing[@]} -eq 0 ]]; then
-  log "cached: $BIN (k8s v$K8S_VERSION, kwok $KWOK_VERSION)"
-  echo "$BIN"; exit 0
+check_cache() {
+  missing=()
+  for b in "${WANT[@]}"; do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    log "cached: $BIN (k8s v$K8S_VERSION, kwok $KWOK_VERSION)"
+    echo "$BIN"; exit 0
+  fi
+}
+check_cache
+# One build at a time (a test run and `npm run demo` may both ask): wait for the other,
+# then use what it built.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build-$K8S_VERSION.lock"
+if ! flock -n 9; then
+  log "another build of k8s v$K8S_VERSION is running; waiting for it"
+  flock 9
+  check_cache
 fi
 
 command -v go >/dev/null || { log "go not found: install Go >= 1.25 (the tests build Kubernetes from the Go module proxy)"; exit 1; }
