@@ -74,6 +74,11 @@ export async function main(opts: MainOptions): Promise<number> {
     out.write(workflowHelp(wf))
     return 0
   }
+  // The graph does not depend on params: no need for --set of required ones.
+  if (args.graph) {
+    out.write(toMermaid(new Map(wf.nodes.filter((n) => !n.isFinally).map((n) => [n.id, n.needs])), new Map(wf.nodes.map((n) => [n.id, n.spec.description ?? n.spec.run])), wf.nodes.filter((n) => n.isFinally).map((n) => n.id)))
+    return 0
+  }
   const resolved = resolveParams(wf.params, { set: args.set, env })
   if ('errors' in resolved) return usage(say, resolved.errors.join('\n'))
   const params = resolved.values
@@ -82,10 +87,6 @@ export async function main(opts: MainOptions): Promise<number> {
   for (const flag of ['from', 'only'] as const) {
     const n = args[flag]
     if (n && !wf.byId.has(n)) return usage(say, `--${flag} ${n}: no such node (nodes: ${wf.nodes.map((x) => x.id).join(', ')})`)
-  }
-  if (args.graph) {
-    out.write(toMermaid(new Map(wf.nodes.filter((n) => !n.isFinally).map((n) => [n.id, n.needs])), new Map(wf.nodes.map((n) => [n.id, n.spec.description ?? n.spec.run])), wf.nodes.filter((n) => n.isFinally).map((n) => n.id)))
-    return 0
   }
 
   const steps = new Map<string, Promise<StepDefinition>>()
