@@ -2,6 +2,14 @@
  * A real, throwaway Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver (RBAC,
  * token-file admin), kube-controller-manager and kwok with one fake node. No vitest here:
  * the integration globalSetup and `npm run demo` both call `startControlPlane`.
+ *
+ *   const plane = await startControlPlane()          // builds the binaries on first use
+ *   try {
+ *     await applyFixtures(plane.kubeconfigPath)      // test/k8s/fixtures.ts
+ *     // ... KUBECONFIG=plane.kubeconfigPath ...
+ *   } finally {
+ *     await plane.stop()                             // children by pid, reverse order; temp dirs removed
+ *   }
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, writeFileSync, accessSync, constants } from 'node:fs'

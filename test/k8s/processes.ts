@@ -18,16 +18,15 @@ export function startComponent(name: string, bin: string, args: string[], logFil
   const fd = openSync(logFile, 'a', 0o600)
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd] })
   closeSync(fd) // the child holds its own copy
-  if (child.pid === undefined) throw new Error(`${name}: could not spawn ${bin}`)
-  const c: Component = { name, pid: child.pid, logFile, child }
+  const c: Component = { name, pid: child.pid ?? -1, logFile, child }
   child.on('exit', (code, signal) => (c.exited = signal ? `signal ${signal}` : `exit code ${code}`))
-  child.on('error', (e) => (c.exited = `spawn error: ${e.message}`))
+  child.on('error', (e) => (c.exited = `spawn error: ${e.message}`)) // e.g. ENOENT; waitUntil reports it
   return c
 }
 
 /** SIGTERM by pid, then SIGKILL after `graceMs`; resolves when the process is gone. */
 export async function stopComponent(c: Component, graceMs = 10_000): Promise<void> {
-  if (c.exited) return
+  if (c.exited || c.pid < 0) return
   const gone = new Promise<void>((resolve) => c.child.once('exit', () => resolve()))
   signal(c.pid, 'SIGTERM')
   const timer = setTimeout(() => signal(c.pid, 'SIGKILL'), graceMs)
@@ -46,7 +45,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 /** Last `lines` lines of a log file, for failure messages. */
 export function tail(file: string, lines = 40): string {
   if (!existsSync(file)) return '(no log)'
-  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  const text = readFileSync(file, 'utf8').trimEnd()
+  return text ? text.split('\n').slice(-lines).join('\n') : '(log is empty)'
 }
 
 /** A currently free TCP port on 127.0.0.1 (the OS picks it; we release it just before use). */
