@@ -104,7 +104,7 @@ export async function runLoopbackFlow(opts: LoopbackFlowOptions): Promise<Loopba
 }
 
 function printInstructions(opts: LoopbackFlowOptions, url: string, port: number): void {
-  const target = opts.sshTarget ?? `${userInfo().username}@${hostname()}`
+  const target = opts.sshTarget ?? `${currentUser()}@${hostname()}`
   const p = opts.print
   p(`Open this URL in a browser${opts.loginHint ? ` signed in as ${opts.loginHint}` : ''} and approve every requested scope:`)
   p('')
@@ -186,6 +186,14 @@ function close(server: Server): Promise<void> {
     server.close(() => resolve())
     server.closeAllConnections()
   })
+}
+
+function currentUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return process.env.USER ?? 'user' // containers without a passwd entry
+  }
 }
 
 function aborted(): OpsError {
