@@ -1,0 +1,48 @@
+// map-key: pure. The Secret payload is the token file's exact bytes under each target's
+// key (gmail-westsidebasktball.json locally -> gmail-westsidebasketball.json in the
+// Secret: the local name's misspelling is upstream's and stays). Bad files fail here,
+// before the cluster is touched. Outputs key names, sizes and hashes, never content.
+import { basename } from 'node:path'
+import { z } from 'zod'
+import { defineStep } from '../../lib/engine/step.ts'
+import { isOpsError } from '../../lib/errors.ts'
+import { expandHome } from '../../lib/paths.ts'
+import { sha256Hex } from '../../lib/secret-value.ts'
+import { readSecretFile } from '../../lib/secret-file.ts'
+import { parseTokenFile } from '../../lib/oauth/token-file.ts'
+
+const Inputs = z.object({
+  tokenFile: z.string().min(1),
+  targets: z.array(z.object({ namespace: z.string(), secret: z.string(), key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret data key') }).passthrough()).min(1),
+})
+type In = z.infer<typeof Inputs>
+
+function mapping(i: In) {
+  const { bytes, path } = readSecretFile(i.tokenFile)
+  const file = parseTokenFile(bytes.reveal(), `token file ${path}`) // size, JSON, format, refresh_token
+  const mappings = i.targets.map((t) => `${t.namespace}/${t.secret}[${t.key}]`)
+  return {
+    outputs: { file: basename(path), format: file.format, length: bytes.length, sha256: sha256Hex(bytes.reveal()), fingerprint: bytes.fingerprint, mappings },
+    text: `${basename(path)} (${bytes.length} bytes, ${bytes.fingerprint}, ${file.format}) -> ${mappings.join(', ')}`,
+  }
+}
+
+export default defineStep({
+  description: 'map the token file bytes to the Secret key(s)',
+  inputs: Inputs,
+  async check({ inputs, dryRun }) {
+    try {
+      const m = mapping(inputs)
+      return { done: true, outputs: m.outputs, observed: m.text }
+    } catch (e) {
+      if (dryRun && isOpsError(e) && e.reason === 'TokenFileMissing') return { done: false, reason: `${expandHome(inputs.tokenFile)} appears after re-auth` }
+      throw e
+    }
+  },
+  async plan({ inputs }) {
+    return { changes: inputs.targets.map((t) => ({ verb: 'map', target: `${t.namespace}/${t.secret}[${t.key}]`, detail: `<- ${basename(inputs.tokenFile)} bytes` })) }
+  },
+  async apply({ inputs }) {
+    return mapping(inputs).outputs
+  },
+})

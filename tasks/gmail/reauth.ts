@@ -1,0 +1,228 @@
+// reauth: make sure the local token file holds a working refresh token from a recent
+// consent. check() asks Google (refresh) and looks at the consent's age; apply() runs the
+// consent: either the upstream `gmail-mcp reauth` on the terminal (external) or this
+// tool's loopback flow with PKCE (builtin). The previous token is never revoked: Google's
+// revocation is project-wide and would kill the new token too (research note §2.6).
+import { spawn } from 'node:child_process'
+import { mkdirSync, statSync } from 'node:fs'
+import { dirname, isAbsolute, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { hostname, userInfo } from 'node:os'
+import { z } from 'zod'
+import { defineStep, type StepContext } from '../../lib/engine/step.ts'
+import { OpsError, isOpsError } from '../../lib/errors.ts'
+import { parseDuration, formatDuration } from '../../lib/duration.ts'
+import { expandHome } from '../../lib/paths.ts'
+import { sha256Hex } from '../../lib/secret-value.ts'
+import { readSecretFile } from '../../lib/secret-file.ts'
+import { nextStdinLine, releaseStdin } from '../../lib/stdin-lines.ts'
+import { probeToken, clientFor, type TokenProbe } from '../../lib/oauth/token-probe.ts'
+import { readTokenFile, writeTokenFile, type TokenFile } from '../../lib/oauth/token-file.ts'
+import { runLoopbackFlow } from '../../lib/oauth/loopback-flow.ts'
+import { loadSecretsRegistry, findEntry } from '../../lib/registry.ts'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+const GOOGLE_TESTING_EXPIRY_MS = 7 * 86_400_000
+export const CONSENTED_AT_ANNOTATION = 'credflow.dev/consented-at'
+
+const Target = z.object({ namespace: z.string(), secret: z.string() }).passthrough()
+const Inputs = z.object({
+  account: z.string().email(),
+  tokenFile: z.string().min(1),
+  mode: z.enum(['external', 'builtin']),
+  command: z.string().default('gmail-mcp reauth'),
+  clientSecretsFile: z.string().default(''),
+  loopbackPort: z.number().int().min(0).max(65535).default(0),
+  requiredScopes: z.array(z.string()).min(1),
+  reauthAfter: z.string().refine((s) => parseDuration(s) !== undefined, 'must be a duration like 5d'),
+  registry: z.string().default(''),
+  targets: z.array(Target).default([]),
+  kubeconfig: z.string().default(''),
+  context: z.string().default(''),
+  endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
+})
+type In = z.infer<typeof Inputs>
+type Ctx = StepContext<In>
+
+interface Consent {
+  at: Date
+  source: 'run state' | 'Secret annotation' | 'file mtime'
+}
+
+/** When the operator last consented: our run state, else the Secret's annotation, else the file's mtime. */
+async function consentTime(ctx: Ctx): Promise<Consent | undefined> {
+  const prev = ctx.previousOutputs?.consentedAt
+  if (typeof prev === 'string' && !Number.isNaN(Date.parse(prev))) return { at: new Date(prev), source: 'run state' }
+  const t = ctx.inputs.targets[0]
+  if (t) {
+    try {
+      const { connect } = await import('../../lib/k8s/client.ts')
+      const { readSecret } = await import('../../lib/k8s/secrets.ts')
+      const kube = await connect({ kubeconfig: ctx.inputs.kubeconfig || undefined, context: ctx.inputs.context || undefined }, { timeoutMs: 5000 })
+      const s = await readSecret(kube, { namespace: t.namespace, name: t.secret }, { signal: ctx.signal })
+      const a = s?.annotations[CONSENTED_AT_ANNOTATION]
+      if (a && !Number.isNaN(Date.parse(a))) return { at: new Date(a), source: 'Secret annotation' }
+    } catch {
+      // The cluster is the next steps' business; here it is only a hint about the consent's age.
+    }
+  }
+  try {
+    return { at: statSync(expandHome(ctx.inputs.tokenFile)).mtime, source: 'file mtime' }
+  } catch {
+    return undefined
+  }
+}
+
+function rotationPolicy(i: In): string {
+  try {
+    const path = i.registry ? (isAbsolute(i.registry) ? i.registry : join(ROOT, i.registry)) : undefined
+    const e = findEntry('gmail_oauth_token', loadSecretsRegistry(path))
+    return `rotation every ${e.rotation_days}d (secrets registry ${e.id}, ${e.origin})`
+  } catch (e) {
+    return `rotation policy unknown (${(e as Error).message.split('\n')[0]})`
+  }
+}
+
+const probeOf = (i: In, signal: AbortSignal) =>
+  probeToken({ tokenFile: expandHome(i.tokenFile), clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, endpoints: i.endpoints, requiredScopes: i.requiredScopes, signal })
+
+function outputs(i: In, consent: Consent, probe: Pick<TokenProbe, 'file'>) {
+  return {
+    account: i.account,
+    consentedAt: consent.at.toISOString(),
+    consentSource: consent.source,
+    tokenFingerprint: probe.file.fingerprint,
+    format: probe.file.format,
+  }
+}
+
+export default defineStep({
+  description: 'consent in a browser when the refresh token is dead or too old',
+  inputs: Inputs,
+
+  async check(ctx) {
+    const i = ctx.inputs
+    const policy = rotationPolicy(i)
+    let probe: TokenProbe
+    try {
+      probe = await probeOf(i, ctx.signal)
+    } catch (e) {
+      if (!isOpsError(e)) throw e
+      // A missing, broken or dead token is exactly what this step fixes; anything else is not.
+      if (['invalid_grant', 'TokenFileMissing', 'TokenFileInvalid', 'NoRefreshToken'].includes(e.reason)) {
+        return { done: false, reason: e.reason === 'invalid_grant' ? 'the refresh token is expired or revoked (invalid_grant)' : e.message, observed: policy }
+      }
+      throw e
+    }
+    const consent = (await consentTime(ctx)) ?? { at: new Date(0), source: 'file mtime' as const }
+    const age = Date.now() - consent.at.getTime()
+    const limit = parseDuration(i.reauthAfter)!
+    const left = GOOGLE_TESTING_EXPIRY_MS - age
+    const facts = `token works for ${probe.email}; consent ${formatDuration(age)} ago (${consent.source}), ${left > 0 ? `${formatDuration(left)} left before Google's 7-day expiry` : 'past the 7-day mark'}; ${policy}`
+    if (age >= limit) return { done: false, reason: `consent is ${formatDuration(age)} old (reauthAfter ${i.reauthAfter})`, observed: facts }
+    return { done: true, outputs: outputs(i, consent, probe), observed: `${facts}; re-auth due in ${formatDuration(limit - age)}` }
+  },
+
+  async plan({ inputs: i }) {
+    const how =
+      i.mode === 'external'
+        ? `run "${i.command}" on this terminal; it must rewrite ${i.tokenFile}`
+        : `browser consent for ${i.account} via a loopback redirect on 127.0.0.1${i.loopbackPort ? `:${i.loopbackPort}` : ''} (ssh -L), then write ${i.tokenFile}`
+    return { changes: [{ verb: 'consent', target: `Google account ${i.account}`, detail: how }] }
+  },
+
+  async apply(ctx) {
+    const i = ctx.inputs
+    const path = expandHome(i.tokenFile)
+    if (i.mode === 'external') await runExternal(ctx, path)
+    else await runBuiltin(ctx, path)
+    const consent: Consent = { at: new Date(), source: 'run state' }
+    // The new file must work before anything downstream trusts it.
+    const probe = await probeOf(i, ctx.signal)
+    ctx.log(`token file ${i.tokenFile} now ${probe.file.fingerprint} (${probe.file.format}); refresh works for ${probe.email}`)
+    return outputs(i, consent, probe)
+  },
+
+  runbook: ({ inputs: i }) =>
+    [
+      `consent needs a person at a browser. Over SSH on ${hostname()}:`,
+      `  1. ssh -L 8765:127.0.0.1:8765 ${safeUser()}@${hostname()}   (the tunnel for the loopback redirect)`,
+      `  2. cd ${ROOT.replace(/\/$/, '')} && scripts/gmail-reauth.sh   (or: npx zx tasks/run.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=8765)`,
+      `  3. open the printed URL in your local browser, sign in as ${i.account}, tick EVERY Gmail box`,
+      `  4. then re-dispatch the job with resume, or let the same command finish the sync`,
+    ].join('\n'),
+})
+
+function safeUser(): string {
+  try {
+    return userInfo().username
+  } catch {
+    return 'operator'
+  }
+}
+
+function fileSha(path: string): string | undefined {
+  try {
+    return sha256Hex(readSecretFile(path).bytes.reveal())
+  } catch {
+    return undefined
+  }
+}
+
+async function runExternal(ctx: Ctx, path: string): Promise<void> {
+  const argv = ctx.inputs.command.split(/\s+/).filter(Boolean)
+  if (argv.length === 0) throw new OpsError('reauthCommand is empty', { reason: 'InvalidInputs', hint: '--set reauthCommand="gmail-mcp reauth"' })
+  const before = fileSha(path)
+  ctx.log(`running ${argv.join(' ')} (it prints a URL; open it, consent, paste back what it asks for)`)
+  const code = await ctx.withTerminal(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        // No token material in argv: the command reads and writes the file itself.
+        const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', signal: ctx.signal })
+        child.on('error', (e) =>
+          reject(
+            (e as NodeJS.ErrnoException).code === 'ENOENT'
+              ? new OpsError(`reauth command not found: ${argv[0]}`, { reason: 'CommandNotFound', hint: 'install gmail-mcp, or use the built-in flow: --set reauthMode=builtin' })
+              : e,
+          ),
+        )
+        child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)))
+      }),
+  )
+  if (code !== 0) throw new OpsError(`${argv.join(' ')} exited with ${code}; the token file was not accepted`, { reason: 'ReauthFailed', hint: 'run it by hand to see its error, then rerun with --resume' })
+  const after = fileSha(path)
+  if (!after) throw new OpsError(`${argv.join(' ')} finished but ${path} does not exist`, { reason: 'TokenFileMissing', hint: `check where ${argv[0]} writes its token; --set tokenFile=<path>` })
+  if (after === before) throw new OpsError(`${argv.join(' ')} finished but did not change ${path}`, { reason: 'TokenFileUnchanged', hint: 'the consent did not complete; run it again and finish the browser step' })
+  readTokenFile(path) // valid format with a refresh_token, or a clear error
+}
+
+async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
+  const i = ctx.inputs
+  let previous: TokenFile | undefined
+  try {
+    previous = readTokenFile(path)
+  } catch {
+    previous = undefined // missing or broken: a fresh google-auth file is written
+  }
+  const client = clientFor(previous, i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined)
+  const result = await ctx.withTerminal(async () => {
+    try {
+      return await runLoopbackFlow({
+        client,
+        scopes: i.requiredScopes,
+        loginHint: i.account,
+        port: i.loopbackPort,
+        print: (line) => process.stderr.write(line + '\n'),
+        readPastedLine: (stop) => nextStdinLine(stop),
+        signal: ctx.signal,
+        endpoints: i.endpoints,
+      })
+    } finally {
+      releaseStdin()
+    }
+  })
+  ctx.log(`consent received via ${result.via}; granted ${result.grantedScopes.length} scope(s)`)
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  const w = writeTokenFile(path, result.tokens, { previous, client })
+  ctx.log(`wrote ${path} (${w.format}, ${w.fingerprint}, mode 0600)`)
+}

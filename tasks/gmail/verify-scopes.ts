@@ -1,0 +1,66 @@
+// verify-scopes: refresh against Google and trust only the response: every required scope
+// granted (exact strings; the file's own `scopes` list is what was asked, not what was
+// granted), tokeninfo's azp/aud equal the client id, and Gmail says the mailbox is the
+// expected account. A token of another account is never synced.
+import { z } from 'zod'
+import { defineStep } from '../../lib/engine/step.ts'
+import { OpsError, isOpsError } from '../../lib/errors.ts'
+import { expandHome } from '../../lib/paths.ts'
+import { probeToken, type TokenProbe } from '../../lib/oauth/token-probe.ts'
+
+const Inputs = z.object({
+  account: z.string().email(),
+  tokenFile: z.string().min(1),
+  clientSecretsFile: z.string().default(''),
+  requiredScopes: z.array(z.string()).min(1),
+  endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
+})
+type In = z.infer<typeof Inputs>
+
+async function verify(i: In, signal: AbortSignal): Promise<TokenProbe> {
+  const probe = await probeToken({
+    tokenFile: expandHome(i.tokenFile),
+    clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined,
+    endpoints: i.endpoints,
+    requiredScopes: i.requiredScopes,
+    signal,
+  })
+  if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
+    throw new OpsError(`the token belongs to ${probe.email}, not ${i.account}: refusing to sync another account's token`, {
+      reason: 'WrongAccount',
+      hint: `re-run reauth and sign in as ${i.account} (the consent screen's account chooser)`,
+    })
+  }
+  if (probe.missingScopes.length) {
+    throw new OpsError(`the grant lacks ${probe.missingScopes.length} required scope(s): ${probe.missingScopes.join(', ')}`, {
+      reason: 'ScopesMissing',
+      hint: 're-run reauth and tick every box on the consent screen (Google lets users untick scopes)',
+    })
+  }
+  return probe
+}
+
+const outputsOf = (p: TokenProbe) => ({ account: p.email, clientId: p.client.clientId, grantedScopes: p.grantedScopes, tokenFingerprint: p.file.fingerprint })
+
+export default defineStep({
+  description: 'refresh against Google and check scopes, client and account',
+  inputs: Inputs,
+  async check({ inputs, signal, dryRun }) {
+    try {
+      const p = await verify(inputs, signal)
+      return { done: true, outputs: outputsOf(p), observed: `all ${inputs.requiredScopes.length} required scopes granted to ${p.client.clientId}; Gmail confirms ${p.email}` }
+    } catch (e) {
+      // In a dry run the re-auth has not happened yet: a dead token is expected, not a failure.
+      if (dryRun && isOpsError(e) && ['invalid_grant', 'TokenFileMissing', 'TokenFileInvalid'].includes(e.reason)) {
+        return { done: false, reason: `cannot verify before re-auth (${e.reason})` }
+      }
+      throw e
+    }
+  },
+  async plan({ inputs }) {
+    return { changes: [{ verb: 'verify', target: `token of ${inputs.account}`, detail: `refresh at ${inputs.endpoints.tokenUrl ?? 'Google'}; require ${inputs.requiredScopes.length} scopes` }] }
+  },
+  async apply({ inputs, signal }) {
+    return outputsOf(await verify(inputs, signal))
+  },
+})
