@@ -11,6 +11,11 @@ const self = fileURLToPath(import.meta.url)
 const at = process.argv.findIndex((a) => resolve(a) === self)
 const argv = process.argv.slice(at + 1)
 
+// Import the engine's npm dependencies natively first: once tsx's hooks are registered every
+// module load crosses to its loader thread, and zod and yaml are dozens of files each
+// (about 80ms of start-up; test/bench.ts measures it). They are the same module instances
+// the TypeScript code gets later.
+await Promise.all([import('zod'), import('yaml')])
 register()
 const { main } = await import('../lib/engine/cli.ts')
 const code = await main({ argv, root: resolve(dirname(self), '..') })
