@@ -176,8 +176,13 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
       inputs = resolveValue(spec.with ?? {}, scope)
     } catch (e) {
       if (e instanceof MissingOutputError) {
-        const reason = o.dryRun ? `${e.message} (known only after a real run)` : e.message
-        return record(inst.id, { status: 'blocked', reason })
+        if (o.dryRun) {
+          // Upstream would change things first; this node's concrete plan depends on what it produces.
+          const reason = `runs after ${e.node}; its inputs are known only after a real run`
+          o.bus.emit({ type: 'plan', id: inst.id, changes: [{ verb: 'run', target: inst.id, detail: spec.description ?? spec.run }] })
+          return record(inst.id, { status: 'planned', reason })
+        }
+        return record(inst.id, { status: 'blocked', reason: e.message })
       }
       return record(inst.id, { status: 'failed', error: errorInfo(e) })
     }
@@ -283,9 +288,10 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
 
   const attemptOnce = async (inst: Instance, step: StepDefinition, ctx: StepContext<unknown>): Promise<Outcome> => {
     const spec = inst.node.spec
-    const checked = await step.check(ctx)
-    if (checked.done && !step.alwaysRun) return { kind: 'cached', outputs: jsonOnly(checked.outputs), observed: checked.observed }
-    const reason = checked.done ? 'always runs' : checked.reason
+    // An alwaysRun step (a read-only verification) is its own apply: checking first would only do the work twice.
+    const checked: Awaited<ReturnType<StepDefinition['check']>> = step.alwaysRun ? { done: false, reason: 'verifies on every run' } : await step.check(ctx)
+    if (checked.done) return { kind: 'cached', outputs: jsonOnly(checked.outputs), observed: checked.observed }
+    const reason = checked.reason
     if (checked.observed) ctx.log(checked.observed)
     if (o.dryRun) {
       const plan = await step.plan(ctx)
