@@ -129,6 +129,12 @@ export async function main(opts: MainOptions): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // A reader that goes away (`| head`, a closed pipe) must not kill a run halfway through
+  // its changes: carry on; state.json and events.jsonl still record everything.
+  const onPipeError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e
+  }
+  for (const s of [out, err]) s.on?.('error', onPipeError)
   try {
     if (args.status) return await statusCommand({ wf, params, store, loadStep, io, signal: ctl.signal, json: args.json, out })
 
@@ -258,6 +264,7 @@ export async function main(opts: MainOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    for (const s of [out, err]) s.off?.('error', onPipeError)
   }
 }
 

@@ -1,8 +1,9 @@
 // What a person (or a CI log) sees: timestamped lines prefixed by node when stdout is not
 // a terminal, and the summary table at the end of every run.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { sandbox, runMain, progressLines, type Sandbox } from '../fixtures/engine/harness.ts'
+import { sandbox, runMain, spawnCli, readState, progressLines, type Sandbox } from '../fixtures/engine/harness.ts'
 
 let sb: Sandbox
 beforeEach(() => (sb = sandbox()))
@@ -67,5 +68,20 @@ describe('the summary table', () => {
     expect(rows.a[1]).toBe('~ planned')
     expect(rows.d).toEqual(['d', '↓ skipped', '-', 'when: ${{ !params.skipD }} is false'])
     expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^dry run: nothing was changed/)
+  })
+})
+
+describe('a reader that goes away', () => {
+  it('does not kill the run halfway (`| head`): it finishes, saves its state and releases the lock', async () => {
+    const c = spawnCli(['diamond', '--set', `dir=${sb.data}`, '--set', 'slowMs=300'], sb.env)
+    await new Promise<void>((res) => c.proc.stdout!.once('data', () => res()))
+    c.proc.stdout!.destroy() // like `head -1` exiting after the first line
+    const { code } = await c.exited
+    expect(c.stderr()).not.toContain('EPIPE')
+    expect(code).toBe(0)
+    const s = readState(sb.state, 'diamond')
+    expect(s.status).toBe('succeeded')
+    expect(Object.values(s.nodes).every((n) => n.status === 'succeeded')).toBe(true)
+    expect(existsSync(join(sb.state, 'diamond', 'lock'))).toBe(false)
   })
 })
