@@ -100,7 +100,8 @@ export async function main(opts: MainOptions): Promise<number> {
   }
   const store = new StateStore(resolveStateDir(args.stateDir, env), wf.name)
   const ctl = new AbortController()
-  const isTty = Boolean(process.stdin.isTTY && out.isTTY) && !isCi(env)
+  // A terminal without a size (some CI pseudo-terminals) cannot hold the live view.
+  const isTty = Boolean(process.stdin.isTTY && out.isTTY) && (out.columns ?? 0) >= 40 && !isCi(env)
   const interactive = (isTty || args.interactive) && !args.nonInteractive
 
   const tty = isTty && !args.json ? await import('./render/tty.ts').then((m) => new m.TtyView()) : undefined

@@ -111,7 +111,7 @@ export class TtyView {
         if (e.status === 'running') task.title = `${base}${e.attempt && e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`
         else if (e.status === 'cached') task.title = `${base} \x1b[2m(already done: ${e.reason ?? ''})\x1b[0m`
         else if (e.status === 'planned') task.title = `${base} \x1b[36m(would change: ${e.reason ?? ''})\x1b[0m`
-        else if (e.status === 'skipped' || e.status === 'blocked') task.skip(`${base} ${e.status}: ${e.reason ?? ''}`)
+        else if (e.status === 'skipped' || e.status === 'blocked') task.skip(`${e.status}: ${e.reason ?? ''}`)
         else if (e.status === 'succeeded') task.title = base
         if (e.status !== 'pending' && e.status !== 'running') this.#settle(e)
         break
