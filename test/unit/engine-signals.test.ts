@@ -29,7 +29,7 @@ async function startSlow(slowMs: number): Promise<Child> {
 
 describe('SIGKILL mid-run, then --resume', () => {
   it('finishes the run: finished nodes are kept, the killed ones rerun', async () => {
-    const c = await startSlow(1500)
+    const c = await startSlow(2000)
     c.proc.kill('SIGKILL')
     expect(await c.exited).toEqual({ code: null, signal: 'SIGKILL' })
 
@@ -41,7 +41,7 @@ describe('SIGKILL mid-run, then --resume', () => {
     expect(crashed.nodes.d.status).toBe('pending')
     expect(JSON.parse(readFileSync(join(sb.state, 'diamond', 'lock'), 'utf8')).pid).toBe(c.proc.pid)
 
-    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--set', 'slowMs=1500', '--resume'], sb.env)
+    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--set', 'slowMs=2000', '--resume'], sb.env)
     expect(r.code, r.stdout).toBe(0)
     expect(r.stdout).toContain(`took over a stale lock from pid ${c.proc.pid}`)
     const s = readState(sb.state, 'diamond')

@@ -4,6 +4,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { createHash } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { isMainThread } from 'node:worker_threads'
 import { sandbox, runMain, readState, readEvents, runIds, WORKFLOWS, type Sandbox } from '../fixtures/engine/harness.ts'
 
 let sb: Sandbox
@@ -14,11 +15,12 @@ const mode = (p: string) => statSync(p).mode & 0o777
 
 describe('state files are private', () => {
   it('creates 0700 directories and 0600 files, even under a permissive umask', async () => {
-    const old = process.umask(0o022)
+    // process.umask() can only be changed outside worker threads (vitest's default pool is forks).
+    const old = isMainThread ? process.umask(0o022) : undefined
     try {
       expect((await runMain(['diamond', '--set', `dir=${sb.data}`], sb.env)).code).toBe(0)
     } finally {
-      process.umask(old)
+      if (old !== undefined) process.umask(old)
     }
     const [id] = runIds(sb.state, 'diamond')
     const run = join(sb.state, 'diamond', 'runs', id)
