@@ -15,23 +15,37 @@ function deferred(): Deferred {
 }
 
 let active: PausableRenderer | undefined
+let started = deferred()
 
 /** listr2's default renderer with pause/resume, so a child process can own the terminal. */
 class PausableRenderer extends DefaultRenderer {
+  #released = false
   constructor(...args: ConstructorParameters<typeof DefaultRenderer>) {
     super(...args)
     active = this
   }
+  override async render(): Promise<void> {
+    await super.render()
+    started.resolve()
+  }
   pause(): void {
+    if (this.#released) return
     const self = this as unknown as { spinner: { stop(): void }; updater?: { clear(): void; done(): void }; logger: { process: { release(): void } } }
     self.spinner.stop()
     self.updater?.clear()
     self.logger.process.release()
+    this.#released = true
   }
   resume(): void {
+    if (!this.#released) return
     const self = this as unknown as { spinner: { start(cb: () => void): void }; logger: { process: { hijack(): void } } }
     self.logger.process.hijack()
     self.spinner.start(() => this.update())
+    this.#released = false
+  }
+  override end(): void {
+    this.resume() // end() expects the hijacked state it set up
+    super.end()
   }
 }
 
@@ -65,6 +79,7 @@ export class TtyView {
   }
 
   #start(instances: InstanceInfo[], dryRun: boolean): void {
+    started = deferred()
     for (const i of instances) this.#gates.set(i.id, deferred())
     const list = new Listr(
       instances.map((i) => ({
@@ -118,13 +133,22 @@ export class TtyView {
     }
   }
 
-  async withTerminal<T>(fn: () => Promise<T>): Promise<T> {
-    active?.pause()
-    try {
-      return await fn()
-    } finally {
-      active?.resume()
+  #terminal: Promise<unknown> = Promise.resolve()
+
+  /** One owner of the terminal at a time; the live view waits until its first frame, then steps aside. */
+  withTerminal<T>(fn: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      await started.promise
+      active?.pause()
+      try {
+        return await fn()
+      } finally {
+        active?.resume()
+      }
     }
+    const next = this.#terminal.then(run, run)
+    this.#terminal = next.catch(() => {})
+    return next
   }
 
   async done(): Promise<void> {
