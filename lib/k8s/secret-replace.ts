@@ -24,6 +24,8 @@ export interface ReplaceSecretRequest extends SecretRef {
   dryRun?: boolean
   signal?: AbortSignal
   now?: () => Date
+  /** More annotations for the new object (names and times only, never content). */
+  annotations?: Record<string, string>
   /** Receives the Secret as read, before it is deleted: persist it to be able to `restoreSecret`. */
   beforeDelete?: (previous: SecretSnapshot) => void | Promise<void>
 }
@@ -63,6 +65,7 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
     labels: previous?.labels ?? {},
     annotations: {
       ...withoutKey(previous?.annotations ?? {}, LAST_APPLIED),
+      ...req.annotations,
       [REFRESHED_AT_ANNOTATION]: now.toISOString(),
       [CONTENT_SHA256_ANNOTATION]: sha256Hex(req.value.reveal()),
     },

@@ -11,7 +11,7 @@ import { readSecretFile } from '../../lib/secret-file.ts'
 import { sha256Hex, type SecretValue } from '../../lib/secret-value.ts'
 import { formatDuration } from '../../lib/duration.ts'
 import { connect } from '../../lib/k8s/client.ts'
-import { readSecret, createSecret, patchSecretMetadata, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
+import { readSecret, createSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
 import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 import { saveBackup, loadBackup } from '../../lib/k8s/secret-backup.ts'
 
@@ -112,6 +112,9 @@ export default defineStep({
     const live = await readSecret(kube, ref, { signal })
     refuseType(live, inputs)
     const backup = runDir ? loadBackup(runDir, ref) : undefined
+    // Recorded on the object so the next run's reauth check knows the consent's age; set in
+    // the create itself, so the ServiceAccount needs no patch permission on the Secret.
+    const consent: Record<string, string> = inputs.consentedAt ? { [CONSENTED_AT_ANNOTATION]: inputs.consentedAt } : {}
     let current: SecretSnapshot
     if (!live && backup) {
       // A previous attempt deleted the Secret and stopped before creating it: recreate it
@@ -123,7 +126,7 @@ export default defineStep({
           ...ref,
           type: backup.type,
           labels: backup.labels,
-          annotations: { ...backup.annotations, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
+          annotations: { ...backup.annotations, ...consent, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
           data: { ...backup.data, [inputs.key]: bytes },
         },
         { signal },
@@ -133,6 +136,7 @@ export default defineStep({
         ...ref,
         key: inputs.key,
         value: bytes,
+        annotations: consent,
         signal,
         beforeDelete: (prev) => {
           if (runDir) log(`backed up the previous Secret to ${saveBackup(runDir, prev)}`)
@@ -140,9 +144,6 @@ export default defineStep({
       })
       current = r.current
       log(`${r.action} ${where(inputs)} key ${inputs.key} (${bytes.fingerprint}, ${bytes.length} bytes)`)
-    }
-    if (inputs.consentedAt && current.annotations[CONSENTED_AT_ANNOTATION] !== inputs.consentedAt) {
-      current = await patchSecretMetadata(kube, ref, { annotations: { [CONSENTED_AT_ANNOTATION]: inputs.consentedAt } }, { signal })
     }
     return outputsOf(current, inputs.key)
   },
