@@ -11,6 +11,8 @@ import { createSecret, deleteSecret, readSecret, type SecretRef, type SecretSnap
 
 export const REFRESHED_AT_ANNOTATION = 'credflow.dev/refreshed-at'
 export const CONTENT_SHA256_ANNOTATION = 'credflow.dev/content-sha256'
+/** When the operator last consented (a re-auth), so the next run can tell the consent's age. */
+export const CONSENTED_AT_ANNOTATION = 'credflow.dev/consented-at'
 // kubectl apply stores the whole object here, Secret data included: carrying it over
 // would keep the old token in the new object.
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'

@@ -23,7 +23,6 @@ import { loadSecretsRegistry, findEntry } from '../../lib/registry.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const GOOGLE_TESTING_EXPIRY_MS = 7 * 86_400_000
-export const CONSENTED_AT_ANNOTATION = 'credflow.dev/consented-at'
 
 const Target = z.object({ namespace: z.string(), secret: z.string() }).passthrough()
 const Inputs = z.object({
@@ -58,6 +57,7 @@ async function consentTime(ctx: Ctx): Promise<Consent | undefined> {
     try {
       const { connect } = await import('../../lib/k8s/client.ts')
       const { readSecret } = await import('../../lib/k8s/secrets.ts')
+      const { CONSENTED_AT_ANNOTATION } = await import('../../lib/k8s/secret-replace.ts')
       const kube = await connect({ kubeconfig: ctx.inputs.kubeconfig || undefined, context: ctx.inputs.context || undefined }, { timeoutMs: 5000 })
       const s = await readSecret(kube, { namespace: t.namespace, name: t.secret }, { signal: ctx.signal })
       const a = s?.annotations[CONSENTED_AT_ANNOTATION]

@@ -12,10 +12,8 @@ import { sha256Hex, type SecretValue } from '../../lib/secret-value.ts'
 import { formatDuration } from '../../lib/duration.ts'
 import { connect } from '../../lib/k8s/client.ts'
 import { readSecret, createSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
-import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
+import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 import { saveBackup, loadBackup } from '../../lib/k8s/secret-backup.ts'
-
-export const CONSENTED_AT_ANNOTATION = 'credflow.dev/consented-at'
 
 const Inputs = z.object({
   namespace: z.string().min(1),
