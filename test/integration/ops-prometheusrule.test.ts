@@ -2,13 +2,15 @@
 // by tfrender, against the real PrometheusRule CRD (vendored from prometheus-operator) on
 // the real apiserver: the CRD's OpenAPI schema accepts it and rejects broken rules.
 import * as k8s from '@kubernetes/client-node'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, inject, it } from 'vitest'
 import { applyManifestFiles } from '../ops/cluster.ts'
-import { REPO_ROOT, runTool } from '../ops/tools.ts'
+import { REPO_ROOT, runTool, tofuEnv } from '../ops/tools.ts'
 
 const admin = inject('kubeconfig')
+const runDir = inject('runDir')
 const CRD = join(REPO_ROOT, 'test/ops/crds/monitoring.coreos.com_prometheusrules.yaml')
 const CRD_NAME = 'prometheusrules.monitoring.coreos.com'
 const GVP = { group: 'monitoring.coreos.com', version: 'v1', plural: 'prometheusrules' }
@@ -86,6 +88,8 @@ describe('the rendered PrometheusRule is accepted by the CRD schema', () => {
     // Nothing pruned or defaulted away by the structural schema.
     expect(stored.spec).toEqual(manifest.spec)
     expect(stored.spec.groups[0].rules.map((r: any) => r.alert)).toEqual(['GmailOAuthTokenSecretStale', 'GmailOAuthTokenSecretAbsent'])
+    // Leave the name to the `tofu apply` below, which must create it itself.
+    await objects.deleteNamespacedCustomObject({ ...GVP, namespace, name })
   })
 })
 
@@ -125,5 +129,48 @@ describe('the CRD schema rejects a broken rule', () => {
     const copy = broken(() => {})
     const created = await create(copy, 'All')
     expect(created.metadata.name).toBe('gmail-oauth-expiry-broken')
+  })
+})
+
+describe('tofu apply of terraform/modules/monitoring creates the same PrometheusRule', () => {
+  // A root module that uses ours as is, with the provider pointed at the test plane. The
+  // provider plans kubernetes_manifest against the live CRD schema (it needs the CRD at plan time).
+  const root = () => {
+    const dir = mkdtempSync(join(runDir, 'tofu-root-'))
+    writeFileSync(join(dir, 'main.tf'), [
+      `provider "kubernetes" {\n  config_path = ${JSON.stringify(admin)}\n}\n`,
+      `module "monitoring" {\n  source = ${JSON.stringify(join(REPO_ROOT, 'terraform/modules/monitoring'))}\n}\n`,
+      'output "prometheus_rule" {\n  value = module.monitoring.prometheus_rule\n}\n',
+    ].join('\n'))
+    return dir
+  }
+  const tofu = (dir: string, ...args: string[]) => {
+    const r = runTool('tofu', [...args], { cwd: dir, env: tofuEnv() })
+    return { ...r, log: `tofu ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}` }
+  }
+
+  it('applies, reads back equal to the rule file, plans no changes after, and destroys', async () => {
+    const dir = root()
+    // `tofu get` installs the local module; `tofu init` would look for the provider in a registry.
+    expect(tofu(dir, 'get', '-no-color').status).toBe(0)
+
+    const apply = tofu(dir, 'apply', '-auto-approve', '-no-color')
+    expect(apply.status, apply.log).toBe(0)
+    expect(apply.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.')
+
+    const { namespace, name } = manifest.metadata
+    const stored = await objects.getNamespacedCustomObject({ ...GVP, namespace, name })
+    expect(stored.spec).toEqual(manifest.spec)
+    expect(stored.metadata.labels).toEqual(manifest.metadata.labels)
+
+    const plan = tofu(dir, 'plan', '-detailed-exitcode', '-no-color')
+    expect(plan.status, plan.log).toBe(0) // 0 = no changes: the module converges
+
+    const output = tofu(dir, 'output', '-json', 'prometheus_rule')
+    expect(JSON.parse(output.stdout)).toEqual({ namespace: 'monitoring', name: 'gmail-oauth-expiry' })
+
+    const destroy = tofu(dir, 'destroy', '-auto-approve', '-no-color')
+    expect(destroy.status, destroy.log).toBe(0)
+    await expect(objects.getNamespacedCustomObject({ ...GVP, namespace, name })).rejects.toMatchObject({ code: 404 })
   })
 })

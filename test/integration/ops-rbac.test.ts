@@ -3,7 +3,7 @@
 // does and is refused everything else.
 import * as k8s from '@kubernetes/client-node'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { beforeAll, describe, expect, inject, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { applyFixtures, FIXTURE } from '../k8s/fixtures.ts'
 import { applyManifestFiles, DEPLOY_MANIFESTS, saKubeconfig, WORKFLOW_SA } from '../ops/cluster.ts'
 
@@ -61,6 +61,13 @@ beforeAll(async () => {
     if (Date.now() > deadline) throw new Error(`ValidatingAdmissionPolicy ${POLICY} not enforced after 30s`)
     await sleep(250)
   }
+})
+
+// The plane is shared with other test files: leave no extra Secret behind.
+afterAll(async () => {
+  await root?.core.deleteNamespacedSecret({ name: DECOY, namespace: ns }).catch((e) => {
+    if (e?.code !== 404) throw e
+  })
 })
 
 describe('the workflow ServiceAccount can do what gmail-reauth does', () => {

@@ -7,7 +7,9 @@
 #
 # - apt: prometheus (for /usr/bin/promtool) and shellcheck, only when missing;
 # - Go (GOTOOLCHAIN=local, pinned below): actionlint, act (runs .forgejo workflows on the host
-#   later), and tfrender (test/ops/tfrender, the HCL parser/evaluator for terraform/);
+#   later), tfrender (test/ops/tfrender, renders terraform/ with hashicorp/hcl/v2), and OpenTofu
+#   with the hashicorp/kubernetes provider for `tofu validate` / `tofu apply` (no provider
+#   registry is reachable: tofurc in the tool dir points dev_overrides at the built provider);
 # - the vendored PrometheusRule CRD is compared with the pinned prometheus-operator module.
 #
 # Binaries live in $CREDFLOW_CACHE_DIR/tools-<version>/ (default ~/.cache/credflow), where the
@@ -21,6 +23,10 @@ set -euo pipefail
 ACTIONLINT_VERSION=v1.7.12   # go 1.25.0 in go.mod; builds with Go 1.26
 ACT_VERSION=v0.2.89          # go 1.25.0 in go.mod; no replace directives
 PROMETHEUS_OPERATOR_VERSION=v0.85.0
+TOFU_VERSION=v1.12.6         # go 1.26.6; has replace directives, so it is built in a wrapper module
+# hashicorp/terraform-provider-kubernetes: its release tags (v2.x, v3.x) are not on the Go proxy
+# (the module path has no /vN suffix), so this is a pseudo-version: main after 3.2.1 (2026-08-21).
+KUBERNETES_PROVIDER_VERSION=v1.13.4-0.20260821094251-3a33fb6cc605
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${CREDFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/credflow}"
@@ -31,13 +37,13 @@ die() { log "error: $*"; exit 1; }
 
 go_version() { if command -v go >/dev/null; then go env GOVERSION; else echo nogo; fi; }
 
-# Anything that changes a built binary changes the directory name.
+# Any pin (or a new Go) changes the directory name; tfrender, built from this repository,
+# has a source stamp of its own so that editing it does not rebuild everything else.
 tools_version() {
-  {
-    printf '%s\n' "$ACTIONLINT_VERSION" "$ACT_VERSION" "$(go_version)"
-    cat "$HERE/tfrender/go.mod" "$HERE/tfrender/go.sum" "$HERE"/tfrender/*.go
-  } | sha256sum | cut -c1-12
+  printf '%s\n' "$ACTIONLINT_VERSION" "$ACT_VERSION" "$TOFU_VERSION" "$KUBERNETES_PROVIDER_VERSION" "$(go_version)" |
+    sha256sum | cut -c1-12
 }
+tfrender_stamp() { cat "$HERE/tfrender/go.mod" "$HERE/tfrender/go.sum" "$HERE"/tfrender/*.go | sha256sum | cut -c1-12; }
 
 DIR="$CACHE/tools-$(tools_version)"
 if [[ "${1:-}" == "--print-dir" ]]; then echo "$DIR"; exit 0; fi
@@ -93,7 +99,42 @@ build actionlint "github.com/rhysd/actionlint $ACTIONLINT_VERSION" \
 build act "github.com/nektos/act $ACT_VERSION" \
   env GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w -X main.version=${ACT_VERSION#v}" "github.com/nektos/act@$ACT_VERSION"
 build_tfrender() { (cd "$HERE/tfrender" && GOFLAGS=-mod=readonly go build -trimpath -ldflags "-s -w" -o "$GOBIN/tfrender" .); }
+stamp=".tfrender-$(tfrender_stamp)"
+if [[ ! -e "$DIR/$stamp" ]]; then rm -f "$DIR/tfrender" "$DIR"/.tfrender-*; fi
 build tfrender "test/ops/tfrender (hashicorp/hcl/v2 $(grep -m1 -Eo 'hcl/v2 v[0-9.]+' "$HERE/tfrender/go.mod" | cut -d' ' -f2))" build_tfrender
+touch "$DIR/$stamp"
+
+# `go install` refuses a module whose go.mod has replace directives: copy them into a wrapper
+# module and build from there (as test/k8s/build.sh does for Kubernetes).
+build_tofu() {
+  local src="$DIR/.tofu-src" upstream
+  rm -rf "$src" && mkdir -p "$src"
+  (
+    cd "$src"
+    go mod init local/tofu-wrapper >/dev/null 2>&1
+    upstream=$(go mod download -json "github.com/opentofu/opentofu@$TOFU_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    go mod edit -json "$upstream" | node -e '
+      const m = JSON.parse(require("fs").readFileSync(0, "utf8"))
+      const at = (x) => x.Path + (x.Version ? "@" + x.Version : "")
+      for (const r of m.Replace ?? []) console.log(at(r.Old) + "=" + at(r.New))' |
+      while read -r replace; do log "tofu: replace $replace (from OpenTofu's go.mod)"; go mod edit -replace="$replace"; done
+    GOFLAGS=-mod=mod go get "github.com/opentofu/opentofu/cmd/tofu@$TOFU_VERSION"
+    GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$GOBIN/tofu" github.com/opentofu/opentofu/cmd/tofu
+  )
+  rm -rf "$src"
+}
+build tofu "github.com/opentofu/opentofu $TOFU_VERSION (slow: minutes)" build_tofu
+build terraform-provider-kubernetes "github.com/hashicorp/terraform-provider-kubernetes $KUBERNETES_PROVIDER_VERSION (slow: minutes)" \
+  env GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "github.com/hashicorp/terraform-provider-kubernetes@$KUBERNETES_PROVIDER_VERSION"
+# Tests run tofu with TF_CLI_CONFIG_FILE=$DIR/tofurc.
+cat > "$DIR/tofurc" <<EOF
+provider_installation {
+  dev_overrides {
+    "hashicorp/kubernetes" = "$DIR"
+  }
+  direct {}
+}
+EOF
 
 # --- vendored CRD ------------------------------------------------------------------------
 stamp="$DIR/.crd-$PROMETHEUS_OPERATOR_VERSION-$(sha256sum "$CRD" | cut -c1-12)"

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TOOLS_SH = fileURLToPath(new URL('./tools.sh', import.meta.url))
 
-export type OpsTool = 'promtool' | 'shellcheck' | 'actionlint' | 'act' | 'tfrender'
+export type OpsTool = 'promtool' | 'shellcheck' | 'actionlint' | 'act' | 'tfrender' | 'tofu'
 
 let cachedDir: string | undefined
 
@@ -58,4 +58,16 @@ export function runToolAsync(name: OpsTool, args: string[], opts: { cwd?: string
     child.on('error', reject)
     child.on('close', (status) => resolve({ status, stdout, stderr }))
   })
+}
+
+/**
+ * Environment for tofu: the CLI config that points dev_overrides at the built
+ * hashicorp/kubernetes provider (no provider registry is reachable), and no prompts.
+ */
+export function tofuEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const dir = toolsDir()
+  for (const f of ['tofurc', 'terraform-provider-kubernetes']) {
+    if (!existsSync(join(dir, f))) throw new Error(`${f} is not in ${dir}: run \`bash test/ops/tools.sh\``)
+  }
+  return { ...process.env, TF_CLI_CONFIG_FILE: join(dir, 'tofurc'), TF_IN_AUTOMATION: '1', TF_INPUT: '0', ...extra }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { findEntry } from '../../lib/registry.ts'
-import { REPO_ROOT, runTool } from '../ops/tools.ts'
+import { REPO_ROOT, runTool, tofuEnv } from '../ops/tools.ts'
 
 const MODULE = 'terraform/modules/monitoring'
 const RULES = findEntry('platform.gmail_oauth_token').monitoring!.rules
@@ -36,7 +36,7 @@ function renderEdited(edit: (mainTf: string) => string): { status: number | null
   return { status: r.status, stderr: r.stderr }
 }
 
-describe('the monitoring module parses, is fmt-clean and renders the PrometheusRule', () => {
+describe('tfrender: the monitoring module parses, is fmt-clean and renders the PrometheusRule', () => {
   const out = render(MODULE)
   const manifest = out.resources['kubernetes_manifest.gmail_oauth_expiry']?.manifest
 
@@ -97,5 +97,40 @@ describe('tfrender rejects a broken module with file:line:col', () => {
     const r = renderEdited((t) => t.replace('    kind       = "PrometheusRule"', '    kind = "PrometheusRule"'))
     expect(r.status).toBe(1)
     expect(r.stderr).toMatch(/monitoring\/main\.tf:1:1: not in canonical format/)
+  })
+})
+
+describe('OpenTofu accepts the module (real provider schema)', () => {
+  /** A scratch copy of the module (tofu may write .terraform files), optionally with main.tf edited. */
+  function copyModule(edit?: (mainTf: string) => string): string {
+    const dir = join(mkdtempSync(join(tmpdir(), 'credflow-tofu-')), 'monitoring')
+    cpSync(join(REPO_ROOT, MODULE), dir, { recursive: true })
+    if (edit) {
+      const main = join(dir, 'main.tf')
+      const original = readFileSync(main, 'utf8')
+      const edited = edit(original)
+      expect(edited).not.toBe(original)
+      writeFileSync(main, edited)
+    }
+    return dir
+  }
+  const tofu = (args: string[], cwd: string) => runTool('tofu', args, { cwd, env: tofuEnv() })
+
+  it('tofu fmt -check finds nothing to change', () => {
+    const r = tofu(['fmt', '-check', '-diff', '-recursive'], copyModule())
+    expect(r.stdout + r.stderr).toBe('')
+    expect(r.status).toBe(0)
+  })
+
+  it('tofu validate succeeds with the hashicorp/kubernetes provider schema', () => {
+    const r = tofu(['validate', '-no-color'], copyModule())
+    expect(r.stdout).toContain('Success! The configuration is valid')
+    expect(r.status).toBe(0)
+  })
+
+  it('tofu validate rejects an argument kubernetes_manifest does not have (which tfrender cannot know)', () => {
+    const r = tofu(['validate', '-no-color'], copyModule((t) => t.replace(/^ {2}manifest = \{/m, '  manifests = {')))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('An argument named "manifests" is not expected here. Did you mean "manifest"?')
   })
 })

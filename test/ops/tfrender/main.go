@@ -9,9 +9,9 @@
 // yamlencode from zclconf/go-cty-yaml, the rest from go-cty's stdlib. file() reads relative to
 // the working directory and path.module is <module-dir> as given, as in Terraform.
 //
-// Why not `tofu validate`: OpenTofu's module carries replace directives (so `go install`
-// refuses it) and validate needs the hashicorp/kubernetes provider binary, which no registry
-// reachable here serves. Exit status: 0 ok, 1 diagnostics (file:line:col), 2 usage.
+// Beside `tofu validate` (provider schema; test/ops/tools.sh builds OpenTofu and the provider),
+// this renders without a cluster: a kubernetes_manifest plan needs API access and the CRD.
+// Exit status: 0 ok, 1 diagnostics (file:line:col), 2 usage.
 package main
 
 import (
