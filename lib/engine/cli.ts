@@ -142,10 +142,12 @@ export async function main(opts: MainOptions): Promise<number> {
     const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
     let previous: RunState | undefined
     if (mode.kind !== 'fresh') {
-      previous = typeof args.resume === 'string' ? store.load(args.resume) : mode.kind === 'resume' ? store.latest(isUnfinished) : store.latest()
+      const latest = store.latest()
+      // Resume continues the newest run only while it is unfinished: a newer success wins over an older failure.
+      previous = typeof args.resume === 'string' ? store.load(args.resume) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
       if (typeof args.resume === 'string' && !previous) return usage(say, `--resume ${args.resume}: no such run in ${store.workflowDir}`)
       if (!previous && mode.kind === 'resume') {
-        say(`credflow: nothing to resume: no unfinished run of ${wf.name} in ${store.workflowDir}; starting a new run`)
+        say(`credflow: nothing to resume: ${latest ? `the latest run ${latest.runId} ${latest.status}` : `no run of ${wf.name} in ${store.workflowDir}`}; starting a new run`)
       }
       if (previous) {
         const drift = describeDrift(previous, wf.hash, shownParams)

@@ -155,7 +155,8 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     await Promise.all(inst.needs.map((d) => done.get(d)))
     if (o.resume.untouched.has(inst.id)) return
     const spec = inst.node.spec
-    if (o.signal.aborted) return
+    // After SIGINT/SIGTERM nothing new starts, except finally nodes: they always run.
+    if (o.signal.aborted && !inst.node.isFinally) return
     if (!inst.node.isFinally) {
       const bad = inst.needs.filter((d) => !SATISFIED.has(results.get(d)!.status))
       if (bad.length) {
@@ -215,7 +216,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
 
     const kept = o.resume.keep.get(inst.id)
     if (kept && !step.alwaysRun && kept.inputsHash === inputsHash && kept.outputs) {
-      return record(inst.id, { status: kept.status, outputs: kept.outputs, reason: `kept from run ${o.previous?.runId}`, inputsHash, attempts: kept.attempts })
+      return record(inst.id, { status: kept.status, outputs: kept.outputs, reason: `kept from run ${o.previous?.runId}`, inputsHash, attempts: kept.attempts, startedAt: kept.startedAt, finishedAt: kept.finishedAt, durationMs: kept.durationMs })
     }
 
     const attempts = spec.retry?.attempts ?? 1
@@ -260,7 +261,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
         return record(inst.id, { status: 'succeeded', outputs: outcome.outputs, ...stamp() })
       } catch (e) {
         const err = attemptCtl.signal.aborted ? attemptCtl.signal.reason : e
-        if (err instanceof Interrupted || o.signal.aborted) {
+        if (err instanceof Interrupted || (o.signal.aborted && !inst.node.isFinally)) {
           return record(inst.id, { status: 'interrupted', error: { message: 'interrupted by signal', reason: 'Interrupted' }, ...stamp() })
         }
         const info = err instanceof TimedOut ? { message: err.message, reason: 'Timeout' } : errorInfo(err)

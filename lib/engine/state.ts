@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync, statSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, chmodSync } from 'node:fs'
 import { homedir, hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -101,7 +101,7 @@ export class StateStore {
     if (!existsSync(dir)) return []
     return readdirSync(dir)
       .filter((d) => existsSync(join(dir, d, 'state.json')))
-      .sort((a, b) => statSync(join(dir, a, 'state.json')).birthtimeMs - statSync(join(dir, b, 'state.json')).birthtimeMs || a.localeCompare(b))
+      .sort() // run ids begin with their UTC start time
   }
   latest(filter: (s: RunState) => boolean = () => true): RunState | undefined {
     const ids = this.list()

@@ -50,8 +50,16 @@ describe('--resume', () => {
   it('says so and starts a new run when there is nothing to resume', async () => {
     const r = await diamond(sb.env, '--resume')
     expect(r.code).toBe(0)
-    expect(r.stderr).toContain('nothing to resume: no unfinished run of diamond')
+    expect(r.stderr).toContain('nothing to resume: no run of diamond')
     expect(runIds(sb.state, 'diamond')).toHaveLength(1)
+  })
+  it('does not resume an older failed run once a newer run succeeded', async () => {
+    expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1) // older run: failed
+    expect((await diamond(sb.env)).code).toBe(0) // newer run: b's attempts are used up, so it succeeds
+    const r = await diamond(sb.env, '--resume')
+    expect(r.code).toBe(0)
+    expect(r.stderr).toMatch(/nothing to resume: the latest run \S+ succeeded; starting a new run/)
+    expect(runIds(sb.state, 'diamond')).toHaveLength(3)
   })
   it('resumes a named run id and rejects an unknown one', async () => {
     expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1)
