@@ -101,7 +101,9 @@ export class StateStore {
     if (!existsSync(dir)) return []
     return readdirSync(dir)
       .filter((d) => existsSync(join(dir, d, 'state.json')))
-      .sort() // run ids begin with their UTC start time
+      .map((id) => ({ id, at: startedAtOf(join(dir, id, 'state.json')) }))
+      .sort((a, b) => a.at - b.at || a.id.localeCompare(b.id)) // ids only have whole seconds
+      .map((r) => r.id)
   }
   latest(filter: (s: RunState) => boolean = () => true): RunState | undefined {
     const ids = this.list()
@@ -110,6 +112,14 @@ export class StateStore {
       if (s && filter(s)) return s
     }
     return undefined
+  }
+}
+
+function startedAtOf(file: string): number {
+  try {
+    return Date.parse((JSON.parse(readFileSync(file, 'utf8')) as RunState).startedAt) || 0
+  } catch {
+    return 0
   }
 }
 
