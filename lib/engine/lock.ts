@@ -1,4 +1,4 @@
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -30,6 +30,15 @@ function alive(pid: number): boolean {
   }
 }
 
+function readHolder(path: string): LockHolder {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LockHolder
+  } catch {
+    // Unreadable or vanished: treat as a dead holder on this host.
+    return { pid: 0, host: hostname(), startedAt: 'unknown' }
+  }
+}
+
 export interface Lock {
   release(): void
   /** Set when a stale lock (dead pid on this host) was taken over. */
@@ -45,7 +54,7 @@ export function acquireLock(dir: string, runId: string): Lock {
   const path = join(dir, 'lock')
   const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), runId }
   let tookOver: LockHolder | undefined
-  for (let tries = 0; tries < 3; tries++) {
+  for (let tries = 0; tries < 5; tries++) {
     const tmp = `${path}.${process.pid}.${randomBytes(3).toString('hex')}`
     writeFileSync(tmp, JSON.stringify(me) + '\n', { mode: 0o600 })
     try {
@@ -66,15 +75,28 @@ export function acquireLock(dir: string, runId: string): Lock {
       rmSync(tmp, { force: true })
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
     }
-    let holder: LockHolder
-    try {
-      holder = JSON.parse(readFileSync(path, 'utf8')) as LockHolder
-    } catch {
-      holder = { pid: 0, host: hostname(), startedAt: 'unknown' }
-    }
+    const holder = readHolder(path)
     if (holder.host === hostname() && !alive(holder.pid)) {
+      // Move the stale lock aside atomically: of two runs taking over at once, one rename wins.
+      const aside = `${path}.stale.${process.pid}.${randomBytes(3).toString('hex')}`
+      try {
+        renameSync(path, aside)
+      } catch {
+        continue // someone else moved it first; try again from the top
+      }
+      const moved = readHolder(aside)
+      if (moved.pid !== holder.pid || moved.startedAt !== holder.startedAt) {
+        // We moved a live lock that replaced the stale one after we read it: put it back.
+        try {
+          linkSync(aside, path)
+        } catch {
+          /* the path was taken again meanwhile; the next round reads it */
+        }
+        rmSync(aside, { force: true })
+        continue
+      }
+      rmSync(aside, { force: true })
       tookOver = holder
-      rmSync(path, { force: true })
       continue
     }
     throw new LockHeldError(holder, path)
