@@ -22,6 +22,7 @@ export class LockHeldError extends Error {
 }
 
 function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false // kill(0) would signal our own process group
   try {
     process.kill(pid, 0)
     return true
