@@ -114,6 +114,14 @@ export default defineStep({
       }
       throw e
     }
+    // A token that works but cannot do the job also needs a new consent: otherwise verify-scopes
+    // keeps failing and nothing in the workflow ever asks again.
+    if (probe.missingScopes.length) {
+      return { done: false, reason: `the grant lacks ${probe.missingScopes.join(', ')}: consent again and tick every box`, observed: policy }
+    }
+    if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
+      return { done: false, reason: `the token belongs to ${probe.email}, not ${i.account}: consent again as ${i.account}`, observed: policy }
+    }
     const consent = (await consentTime(ctx)) ?? { at: new Date(0), source: 'file mtime' as const }
     const age = Date.now() - consent.at.getTime()
     const limit = parseDuration(i.reauthAfter)!
@@ -143,14 +151,17 @@ export default defineStep({
     return outputs(i, consent, probe)
   },
 
-  runbook: ({ inputs: i }) =>
-    [
+  runbook: ({ inputs: i }) => {
+    // The tunnel must be open before the consent, so the port has to be fixed: the configured one, else 8765.
+    const port = i.loopbackPort || 8765
+    return [
       `consent needs a person at a browser. Over SSH on ${hostname()}:`,
-      `  1. ssh -L 8765:127.0.0.1:8765 ${safeUser()}@${hostname()}   (the tunnel for the loopback redirect)`,
-      `  2. cd ${ROOT.replace(/\/$/, '')} && scripts/gmail-reauth.sh   (or: npx zx tasks/run.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=8765)`,
+      `  1. ssh -L ${port}:127.0.0.1:${port} ${safeUser()}@${hostname()}   (the tunnel for the loopback redirect)`,
+      `  2. cd ${ROOT.replace(/\/$/, '')} && scripts/gmail-reauth.sh   (or: npx zx tasks/run.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=${port})`,
       `  3. open the printed URL in your local browser, sign in as ${i.account}, tick EVERY Gmail box`,
       `  4. then re-dispatch the job with resume, or let the same command finish the sync`,
-    ].join('\n'),
+    ].join('\n')
+  },
 })
 
 function safeUser(): string {

@@ -16,6 +16,8 @@ const Inputs = z.object({
   endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
 })
 type In = z.infer<typeof Inputs>
+// --resume would keep reauth's success and fail here again; --from reruns reauth, whose check now wants a consent.
+const REDO = 'npx zx tasks/run.mjs gmail-reauth --from reauth'
 
 async function verify(i: In, signal: AbortSignal): Promise<TokenProbe> {
   const probe = await probeToken({
@@ -28,13 +30,13 @@ async function verify(i: In, signal: AbortSignal): Promise<TokenProbe> {
   if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
     throw new OpsError(`the token belongs to ${probe.email}, not ${i.account}: refusing to sync another account's token`, {
       reason: 'WrongAccount',
-      hint: `re-run reauth and sign in as ${i.account} (the consent screen's account chooser)`,
+      hint: `consent again and sign in as ${i.account} (the consent screen's account chooser): ${REDO}`,
     })
   }
   if (probe.missingScopes.length) {
     throw new OpsError(`the grant lacks ${probe.missingScopes.length} required scope(s): ${probe.missingScopes.join(', ')}`, {
       reason: 'ScopesMissing',
-      hint: 're-run reauth and tick every box on the consent screen (Google lets users untick scopes)',
+      hint: `consent again and tick every box on the consent screen (Google lets users untick scopes): ${REDO}`,
     })
   }
   return probe

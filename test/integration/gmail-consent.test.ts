@@ -1,0 +1,167 @@
+// The consent half of gmail-reauth end to end: a refresh token past Google's 7-day Testing
+// limit, a consent that grants fewer scopes than required, the built-in flow in paste-back
+// mode, and the external mode where the upstream `gmail-mcp reauth` (a fake with the real
+// protocol, test/fixtures/gmail/fake-gmail-mcp.mjs) does the consent. One sandbox, in order:
+// each describe starts from where the previous one left the token file.
+import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { resetFixtures, FIXTURE } from '../k8s/fixtures.ts'
+import { startGmailEnv, SCOPES, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
+import { startApiProxy, type ApiProxy } from '../e2e/api-proxy.ts'
+import { clusterView, type ClusterView } from '../e2e/cluster.ts'
+import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
+import { DAY } from '../oauth-server/index.ts'
+
+const kubeconfig = inject('kubeconfig')
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+let env: GmailEnv
+let proxy: ApiProxy
+let view: ClusterView
+let sets: string[]
+
+beforeAll(async () => {
+  await resetFixtures(kubeconfig)
+  view = await clusterView(kubeconfig)
+  env = await startGmailEnv({ kubeconfig })
+  proxy = await startApiProxy(kubeconfig, { dir: env.dir })
+  sets = env.sets({ kubeconfig: proxy.kubeconfig })
+})
+afterAll(async () => {
+  await proxy?.close()
+  await env?.close()
+  await resetFixtures(kubeconfig)
+})
+
+/** Runs the CLI and asserts it left the cluster and the token file exactly as they were. */
+async function changesNothing(args: string[], opts: Parameters<GmailEnv['run']>[1] = {}): Promise<RunResult> {
+  const before = await view.snapshot()
+  const file = existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined
+  const from = proxy.requests.length
+  const r = await env.run(args, opts)
+  expect(await view.snapshot()).toEqual(before)
+  expect(existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined).toEqual(file)
+  expect(proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))).toEqual([])
+  return r
+}
+
+const syncedFromFile = async () => expect((await view.secretBytes())!.equals(readFileSync(env.tokenFile))).toBe(true)
+
+describe('a refresh token past the 7-day Testing-mode limit', () => {
+  it('--non-interactive: exit 1 with the SSH runbook, nothing changed', async () => {
+    await env.seedTokenFile()
+    env.standIn.control.advance(8 * DAY)
+    const r = await changesNothing([...sets, '--non-interactive'])
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    const out = r.stdout
+    expect(out).toMatch(/\[reauth\] FAILED.*needs an operator at a terminal: the refresh token is expired or revoked \(invalid_grant\)/)
+    expect(out).toMatch(/ssh -L 8765:127\.0\.0\.1:8765 \S+@\S+/)
+    expect(out).toMatch(/npx zx tasks\/run\.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=8765/)
+    expect(out).toMatch(/\[verify-scopes\] blocked/)
+  })
+
+  it('the runbook names the configured loopback port', async () => {
+    const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, loopbackPort: '9876' }), '--non-interactive'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/ssh -L 9876:127\.0\.0\.1:9876 /)
+    expect(r.stdout).toMatch(/--set loopbackPort=9876\)/)
+  })
+})
+
+describe('a consent that grants only some of the scopes', () => {
+  it('fails before the cluster is touched, naming the missing scopes and asking to tick every box', async () => {
+    env.standIn.control.consentNext({ action: 'grant', scopes: SCOPES.slice(0, 2) })
+    const before = await view.snapshot()
+    const from = proxy.requests.length
+    const r = await env.run([...sets, '--yes', '--interactive'], { browser: 'loopback' })
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).toMatch(/\[reauth\] consent received via loopback; granted 2 scope\(s\)/)
+    expect(r.stdout).toMatch(
+      /\[verify-scopes\] FAILED.*lacks 2 required scope\(s\): https:\/\/www\.googleapis\.com\/auth\/gmail\.modify, https:\/\/www\.googleapis\.com\/auth\/gmail\.labels/,
+    )
+    expect(r.stdout).toMatch(/\[verify-scopes\] hint: .*tick every box.*: npx zx tasks\/run\.mjs gmail-reauth --from reauth/)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] blocked/)
+    expect(await view.snapshot()).toEqual(before)
+    expect(proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))).toEqual([])
+  })
+
+  it('the next run asks for the consent again instead of trusting the narrower grant', async () => {
+    // Without a browser the consent cannot happen: the point is that reauth wants one.
+    const r = await changesNothing([...sets, '--non-interactive'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/\[reauth\] FAILED.*needs an operator at a terminal: .*gmail\.modify.*gmail\.labels/)
+  })
+})
+
+describe('the built-in flow in paste-back mode', () => {
+  it('takes the redirected URL pasted on stdin, then syncs (following the hint: --from reauth)', async () => {
+    const consents = env.standIn.control.authorizations().length
+    const r = await env.run([...sets, '--yes', '--interactive', '--from', 'reauth'], { browser: 'paste' })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout + r.stderr).toMatch(/paste the full address from its address bar here/)
+    expect(r.stdout).toMatch(/\[reauth\] consent received via paste; granted 4 scope\(s\)/)
+    expect(env.standIn.control.authorizations()).toHaveLength(consents + 1)
+    await syncedFromFile()
+  })
+})
+
+describe('external mode: the upstream gmail-mcp reauth does the consent', () => {
+  let argvLog: string
+  const external = (extra: string[] = [], more: Record<string, string> = {}) =>
+    env.sets({ kubeconfig: proxy.kubeconfig, reauthMode: 'external', reauthCommand: env.fakeGmailMcpCommand(extra), ...more })
+  const recordArgv = () => ({ FAKE_GMAIL_MCP_ARGV_LOG: argvLog })
+  beforeAll(() => {
+    argvLog = join(env.dir, 'gmail-mcp-argv.jsonl')
+  })
+
+  it('runs the command on the terminal, accepts the google-auth file it wrote, and syncs it', async () => {
+    await resetFixtures(kubeconfig)
+    rmSync(env.tokenFile)
+    const r = await env.run([...external(), '--yes', '--interactive'], { browser: 'loopback', env: recordArgv() })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/\[reauth\] running \S+ \S+fake-gmail-mcp\.mjs reauth /)
+    expect(r.stdout).toMatch(/Authentication complete\. Token saved to /) // the command had the terminal
+    const file = readFileSync(env.tokenFile, 'utf8')
+    expect(file).toMatch(/^\{"token": "ya29\.[^"]+", "refresh_token": "1\/\/[^"]+", "token_uri": /) // Credentials.to_json()
+    expect(r.stdout).toMatch(/\[reauth\] token file \S+ now sha256:[0-9a-f]{12} \(google-auth\); refresh works for westsidebasketball@gmail\.com/)
+    await syncedFromFile()
+    expect(readFileSync(argvLog, 'utf8').trim().split('\n')).toHaveLength(1)
+  })
+
+  it('a command that exits non-zero fails reauth with a clear message; nothing changed', async () => {
+    const r = await changesNothing([...external(['--exit', '3'], { reauthAfter: '0s' }), '--yes', '--interactive'], { env: recordArgv() })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/gmail-mcp: error: the OAuth flow was not completed/) // it had the terminal
+    expect(r.stdout).toMatch(/\[reauth\] FAILED.*fake-gmail-mcp\.mjs reauth .* exited with 3; the token file was not accepted/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: run it by hand to see its error/)
+  })
+
+  it('a command that leaves the token file as it was fails reauth with a clear message; nothing changed', async () => {
+    const r = await changesNothing([...external(['--no-write'], { reauthAfter: '0s' }), '--yes', '--interactive'], { browser: 'loopback', env: recordArgv() })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/Authentication complete \(token file left as it was\)/)
+    expect(r.stdout).toMatch(/\[reauth\] FAILED.*finished but did not change \S+gmail-westsidebasktball\.json/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: the consent did not complete/)
+  })
+
+  it('no token material on the command line of the child, or anywhere else the tool wrote', async () => {
+    const argvs = readFileSync(argvLog, 'utf8').trim().split('\n')
+    expect(argvs.length).toBe(3)
+    const needles = secretNeedles(env.standIn, [readFileSync(env.tokenFile)])
+    expect(needles).toContain(env.client.secret)
+    const s = (await view.secret())!
+    expect(
+      findLeaks(
+        {
+          ...Object.fromEntries(argvs.map((a, i) => [`gmail-mcp argv #${i}`, a])),
+          ...Object.fromEntries(env.transcripts.map((t, i) => [`output #${i}`, t])),
+          ...env.stateFiles(),
+          'Secret annotations': JSON.stringify(s.metadata!.annotations),
+        },
+        needles,
+      ),
+    ).toEqual([])
+    expect(s.metadata!.name).toBe(FIXTURE.secret)
+  })
+})
