@@ -14,6 +14,7 @@ import { connect } from '../../lib/k8s/client.ts'
 import { readSecret, createSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
 import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 import { saveBackup, loadBackup } from '../../lib/k8s/secret-backup.ts'
+import { restartDeployment } from '../../lib/k8s/rollout.ts'
 
 const Inputs = z.object({
   namespace: z.string().min(1),
@@ -23,6 +24,8 @@ const Inputs = z.object({
   /** From map-key: the bytes we validated. The file must still hold exactly them. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   consentedAt: z.string().optional(),
+  /** The consumers `restart` will roll: checked (server-side dry run) before the Secret is touched. */
+  deployments: z.array(z.string().min(1)).default([]),
   kubeconfig: z.string().default(''),
   context: z.string().default(''),
 })
@@ -130,6 +133,9 @@ export default defineStep({
         { signal },
       )
     } else {
+      // A missing or paused consumer, or a Role without patch on it, would otherwise show only
+      // after the Secret changed, leaving the new token unused by the old pods.
+      for (const name of inputs.deployments) await restartDeployment(kube, { namespace: inputs.namespace, name }, { dryRun: true, signal })
       const r = await replaceSecret(kube, {
         ...ref,
         key: inputs.key,

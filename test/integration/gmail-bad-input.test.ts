@@ -1,0 +1,196 @@
+// Bad input to gmail-reauth, end to end: each case must end with a message that says what is
+// wrong, a non-zero exit, and nothing changed: the token Secret's resourceVersion (and the
+// rest of the fixture world) and the token file's bytes are as before. Every case starts from
+// a good token file of the right account, so the only thing wrong is the one under test.
+import { describe, it, expect, beforeAll, beforeEach, afterAll, inject } from 'vitest'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
+import { serviceAccountKubeconfig } from '../k8s/service-account.ts'
+import { startGmailEnv, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
+import { clusterView, type ClusterView } from '../e2e/cluster.ts'
+import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
+
+const kubeconfig = inject('kubeconfig')
+const ns = FIXTURE.namespace
+const TARGET = { namespace: ns, secret: FIXTURE.secret, key: FIXTURE.key, staleSecrets: [FIXTURE.staleSecret], deployments: [FIXTURE.deployment] }
+const TLS_NS = 'gmail-bad-input-tls'
+
+let env: GmailEnv
+let view: ClusterView
+let goodToken: Buffer
+
+beforeAll(async () => {
+  await resetFixtures(kubeconfig)
+  view = await clusterView(kubeconfig)
+  env = await startGmailEnv({ kubeconfig })
+  goodToken = await env.seedTokenFile()
+})
+// Cases must not inherit each other's damage: if one did change the world, put it back.
+beforeEach(async () => {
+  const pristine = (await view.secretBytes())?.toString() === FIXTURE_TOKEN_JSON && (await view.secret(FIXTURE.staleSecret)) !== undefined
+  if (!pristine) await resetFixtures(kubeconfig)
+})
+afterAll(async () => {
+  await env?.close()
+  await view?.remove([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: TLS_NS } }])
+  await resetFixtures(kubeconfig)
+})
+
+/** Run non-interactively; assert exit 1 and that neither the cluster nor the token file changed. */
+async function refused(sets: Record<string, string>, tokenFile?: string | Buffer | null): Promise<RunResult> {
+  if (tokenFile === null) rmSync(env.tokenFile, { force: true })
+  else writeFileSync(env.tokenFile, tokenFile ?? goodToken, { mode: 0o600 })
+  const fileBefore = existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined
+  const before = await view.snapshot()
+  const r = await env.run([...env.sets(sets), '--non-interactive', '--yes'])
+  expect(r.code, r.stdout + r.stderr).toBe(1)
+  expect(r.stdout).toMatch(/failed \(exit 1\)/)
+  expect(await view.snapshot()).toEqual(before)
+  expect(existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined).toEqual(fileBefore)
+  return r
+}
+const failedLine = (r: RunResult, node: string) => r.stdout.split('\n').find((l) => l.includes(`[${node}] FAILED`)) ?? `(no FAILED line for ${node})\n${r.stdout}`
+
+describe('a bad token file', () => {
+  it('missing (non-interactive): names the file, asks for an operator', async () => {
+    const r = await refused({}, null)
+    expect(failedLine(r, 'reauth')).toMatch(/needs an operator at a terminal: cannot read token file \S+gmail-westsidebasktball\.json: ENOENT/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: consent needs a person at a browser/)
+  })
+
+  it('empty', async () => {
+    const r = await refused({}, '')
+    expect(failedLine(r, 'reauth')).toMatch(/token file \S+ is empty/)
+  })
+
+  it('not JSON: says where, never quotes the content', async () => {
+    const r = await refused({}, '{"token": "ya29.NotReallyJsonButSecretish", "refresh_token": ')
+    expect(failedLine(r, 'reauth')).toMatch(/token file \S+ is not valid JSON( \(syntax error at byte \d+\))?$/)
+    expect(r.stdout + r.stderr).not.toContain('NotReallyJsonButSecretish')
+  })
+
+  it('of an unknown format: lists its keys and the formats that are known', async () => {
+    const r = await refused({}, JSON.stringify({ access: 'x', refresh: 'y', user: 'westsidebasketball' }))
+    expect(failedLine(r, 'reauth')).toMatch(/is not a token file format credflow knows \(keys: access, refresh, user\)/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: Expected google-auth Credentials\.to_json\(\)/)
+  })
+
+  it('without a refresh_token', async () => {
+    const doc = JSON.parse(goodToken.toString())
+    delete doc.refresh_token
+    const r = await refused({}, JSON.stringify(doc))
+    expect(failedLine(r, 'reauth')).toMatch(/has no refresh_token, so it cannot be refreshed/)
+  })
+
+  it("of another account: refuses to sync another account's token", async () => {
+    const other = await env.seedTokenFile({ email: 'someone.else@gmail.com' })
+    const r = await refused({}, other)
+    expect(failedLine(r, 'reauth')).toMatch(/the token belongs to someone\.else@gmail\.com, not westsidebasketball@gmail\.com/)
+  })
+})
+
+describe('bad client secrets', () => {
+  it('a client secrets file that does not exist', async () => {
+    const r = await refused({ clientSecretsFile: join(env.dir, 'no-such-client-secret.json') })
+    expect(failedLine(r, 'reauth')).toMatch(/cannot read client secrets file \S+no-such-client-secret\.json: ENOENT/)
+  })
+
+  it('none given for a token file without client fields', async () => {
+    const sdk = await env.seedTokenFile({ format: 'gmail-sdk' })
+    const r = await refused({ clientSecretsFile: '' }, sdk)
+    expect(failedLine(r, 'reauth')).toMatch(/the token file has no client_id\/client_secret and no client secrets file was given/)
+  })
+
+  it("another client's secrets for a token file without client fields", async () => {
+    const sdk = await env.seedTokenFile({ format: 'gmail-sdk' })
+    const other = env.standIn.control.registerClient({ testing: true })
+    const path = join(env.dir, 'other-client-secret.json')
+    writeFileSync(path, JSON.stringify({ installed: { client_id: other.id, client_secret: other.secret, redirect_uris: ['http://localhost'] } }), { mode: 0o600 })
+    const r = await refused({ clientSecretsFile: path }, sdk)
+    expect(failedLine(r, 'reauth')).toMatch(new RegExp(`unauthorized_client.*client ${other.id.replace(/\./g, '\\.')} does not match the token`))
+    expect(r.stdout).toMatch(/\[reauth\] hint: The refresh token was issued to another client/)
+  })
+})
+
+describe('a bad cluster target', () => {
+  it('a kube context that does not exist', async () => {
+    const r = await refused({ context: 'nope' })
+    expect(failedLine(r, `update-secret[${ns}]`)).toMatch(/context "nope" not found in \S+ \(known: credflow-test\)/)
+    expect(r.stdout).toMatch(/hint: kubectl config get-contexts/)
+  })
+
+  it('a cluster that does not answer (kubeconfig pointing at a closed port)', async () => {
+    const port = await closedPort()
+    const kc = parse(readFileSync(kubeconfig, 'utf8'))
+    kc.clusters[0].cluster.server = `https://127.0.0.1:${port}`
+    const path = join(env.dir, 'unreachable.kubeconfig.yaml')
+    writeFileSync(path, stringify(kc), { mode: 0o600 })
+    const r = await refused({ kubeconfig: path })
+    expect(failedLine(r, `update-secret[${ns}]`)).toMatch(new RegExp(`cannot reach https://127\\.0\\.0\\.1:${port} \\(context "credflow-test"\\) to get version: ECONNREFUSED`))
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] attempt 2 failed: .*retrying/) // transient: retried first
+  })
+
+  it('a namespace that does not exist', async () => {
+    const target = { ...TARGET, namespace: 'no-such-namespace' }
+    const r = await refused({ targets: JSON.stringify([target]) })
+    expect(failedLine(r, 'update-secret[no-such-namespace]')).toMatch(/NotFound: .* in namespace "no-such-namespace"/)
+  })
+
+  it('a consumer Deployment that does not exist: refused before the Secret is rewritten', async () => {
+    const target = { ...TARGET, deployments: ['no-such-deployment'] }
+    const r = await refused({ targets: JSON.stringify([target]) })
+    expect(failedLine(r, `update-secret[${ns}]`)).toMatch(/NotFound: cannot get deployments "no-such-deployment" in namespace "basketball-api"/)
+  })
+
+  it('RBAC: a ServiceAccount whose Role cannot delete Secrets gets Forbidden naming verb, resource and namespace', async () => {
+    const sa = await serviceAccountKubeconfig(kubeconfig, {
+      namespace: ns,
+      name: 'gmail-too-narrow',
+      dir: env.dir,
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+      ],
+    })
+    const r = await refused({ kubeconfig: sa })
+    const line = failedLine(r, `update-secret[${ns}]`)
+    expect(line).toMatch(/Forbidden: cannot delete secrets "gmail-oauth-token" in namespace "basketball-api" \(RBAC: system:serviceaccount:basketball-api:gmail-too-narrow\)/)
+    expect(r.stdout).toMatch(/hint: grant it in the Role, then check with: kubectl auth can-i delete secrets\/gmail-oauth-token -n basketball-api/)
+  })
+
+  it('a target Secret of an unexpected type (kubernetes.io/tls) is refused', async () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64')
+    await view.apply([
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: TLS_NS } },
+      {
+        apiVersion: 'v1', kind: 'Secret', metadata: { name: FIXTURE.secret, namespace: TLS_NS }, type: 'kubernetes.io/tls',
+        data: { 'tls.crt': b64('not a cert'), 'tls.key': b64('not a key'), [FIXTURE.key]: b64('{}') },
+      },
+    ])
+    const before = (await view.secret(FIXTURE.secret, TLS_NS))!
+    const r = await refused({ targets: JSON.stringify([{ ...TARGET, namespace: TLS_NS, staleSecrets: [] }]) })
+    expect(failedLine(r, `update-secret[${TLS_NS}]`)).toMatch(new RegExp(`refusing to rewrite Secret ${TLS_NS}/gmail-oauth-token: its type is kubernetes\\.io/tls, expected Opaque`))
+    const after = (await view.secret(FIXTURE.secret, TLS_NS))!
+    expect(after.metadata!.resourceVersion).toBe(before.metadata!.resourceVersion)
+  })
+})
+
+describe('what the refusals printed', () => {
+  it('holds no token material', () => {
+    const needles = secretNeedles(env.standIn, [goodToken])
+    expect(findLeaks({ ...Object.fromEntries(env.transcripts.map((t, i) => [`output #${i}`, t])), ...env.stateFiles() }, needles)).toEqual([])
+  })
+})
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+}
