@@ -16,6 +16,7 @@ import { toMermaid } from './graph.ts'
 import { observe, formatStatus } from './status.ts'
 import { plainRenderer } from './render/plain.ts'
 import { summaryTable } from './render/summary.ts'
+import { jsonSummary } from './render/json.ts'
 import type { StepDefinition, Change } from './step.ts'
 import { fingerprint } from '../secret-value.ts'
 
@@ -235,33 +236,18 @@ export async function main(opts: MainOptions): Promise<number> {
     ].join('\n')
     ;(args.json ? err : out).write(tail + '\n')
     if (args.json) {
-      const summary = {
-        tool: 'credflow',
-        workflow: wf.name,
-        runId: state?.runId ?? null,
-        resumeOf: previous?.runId ?? null,
-        dryRun: args.dryRun,
-        status: result.status,
-        exitCode: result.exitCode,
-        params: shownParams,
-        stateFile: state ? join(store.runDir(state.runId), 'state.json') : null,
-        nodes: result.instances.map((i) => {
-          const s = result.nodes[i.id]
-          return {
-            id: i.id,
-            node: i.node.id,
-            ...(i.item !== undefined ? { item: i.item } : {}),
-            status: s.status,
-            attempts: s.attempts,
-            durationMs: s.durationMs ?? null,
-            reason: s.reason ?? null,
-            error: s.error ?? null,
-            outputs: s.outputs ?? null,
-            ...(args.dryRun ? { changes: plans.get(i.id) ?? [] } : {}),
-          }
+      out.write(
+        jsonSummary({
+          workflow: wf.name,
+          runId: state?.runId,
+          resumeOf: previous?.runId,
+          dryRun: args.dryRun,
+          params: shownParams,
+          stateFile: state ? join(store.runDir(state.runId), 'state.json') : undefined,
+          result,
+          plans,
         }),
-      }
-      out.write(JSON.stringify(summary, null, 2) + '\n')
+      )
     }
     return result.exitCode
   } finally {
