@@ -169,7 +169,13 @@ describe('--resume after SIGKILL at every step', () => {
 
   it('restart: killed while waiting on the rollout; the resume does not restart a second time', async () => {
     const cli = env.spawn([...sets, '--yes', '--resume'])
-    const s = await killWhen(cli, cli.waitFor(/\[restart\[basketball-api\]\] Deployment basketball-api\/basketball-api already restarted at \S+; waiting only/))
+    // delete-stale runs beside restart: let it finish and be recorded (the line is printed just
+    // before state.json is written), so only restart is cut short.
+    const stuck = Promise.all([
+      view.until('delete-stale recorded as succeeded', async () => env.runs()[0]?.nodes[D]?.status === 'succeeded'),
+      cli.waitFor(/\[restart\[basketball-api\]\] Deployment basketball-api\/basketball-api already restarted at \S+; waiting only/),
+    ])
+    const s = await killWhen(cli, stuck)
     kept(s, 'reauth', 'verify-scopes', 'map-key', U)
     expect(s.nodes[D].status).toBe('succeeded')
     expect(s.nodes[R].status).toBe('running')
