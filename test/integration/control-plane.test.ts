@@ -34,8 +34,12 @@ beforeAll(async () => {
 describe('a rollout restart', () => {
   it('creates a new ReplicaSet whose pods become Ready while the old pods go away', async () => {
     const name = FIXTURE.deployment
-    const before = await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${name}` })
-    const oldPods = new Set(before.items.map((p) => p.metadata!.uid))
+    // Earlier test files restart this Deployment too: wait until their old pods are gone.
+    const before = await until('the fixture settled at 2 pods', async () => {
+      const list = (await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${name}` })).items
+      return list.length === 2 && list.every((p) => !p.metadata!.deletionTimestamp && ready(p)) ? list : undefined
+    })
+    const oldPods = new Set(before.map((p) => p.metadata!.uid))
     expect(oldPods.size).toBe(2)
 
     await apps.patchNamespacedDeployment(
