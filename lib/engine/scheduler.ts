@@ -117,12 +117,13 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     const cur: NodeState = results.get(id) ?? { node: inst.node.id, ...(inst.item !== undefined ? { item: inst.item } : {}), status: 'pending', attempts: o.previous?.nodes[id]?.attempts ?? 0 }
     const next = { ...cur, ...patch }
     results.set(id, next)
-    o.bus.emit({ type: 'status', id, status: next.status, reason: event?.reason ?? patch.reason, error: patch.error, attempt: event?.attempt, durationMs: next.durationMs, outputs: patch.outputs })
+    // Saved before it is shown: what an operator saw succeed is never rerun after a crash.
     if (o.state && o.store) {
       o.state.nodes[id] = next
       o.store.save(o.state)
       o.store.appendEvent(o.state.runId, { type: 'status', node: id, status: next.status, attempt: next.attempts, reason: next.reason, error: next.error })
     }
+    o.bus.emit({ type: 'status', id, status: next.status, reason: event?.reason ?? patch.reason, error: patch.error, attempt: event?.attempt, durationMs: next.durationMs, outputs: patch.outputs })
   }
 
   for (const inst of instances) {

@@ -19,6 +19,8 @@ import { nextStdinLine, releaseStdin } from '../../lib/stdin-lines.ts'
 import { probeToken, clientFor, type TokenProbe } from '../../lib/oauth/token-probe.ts'
 import { readTokenFile, writeTokenFile, type TokenFile } from '../../lib/oauth/token-file.ts'
 import { runLoopbackFlow } from '../../lib/oauth/loopback-flow.ts'
+import { gmailProfile } from '../../lib/oauth/google-client.ts'
+import { compareScopes } from '../../lib/oauth/scopes.ts'
 import { loadSecretsRegistry, findEntry } from '../../lib/registry.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -233,6 +235,22 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
     }
   })
   ctx.log(`consent received via ${result.via}; granted ${result.grantedScopes.length} scope(s)`)
+  // Judge the new grant before it replaces the file: a consent with unticked boxes or the
+  // wrong account must not overwrite a token that still works.
+  const { missing } = compareScopes(result.grantedScopes, i.requiredScopes)
+  if (missing.length) {
+    throw new OpsError(`the consent granted ${result.grantedScopes.length} scope(s) but not: ${missing.join(', ')}; ${path} was left as it was`, {
+      reason: 'ScopesMissing',
+      hint: 'run again and tick every box on the consent screen',
+    })
+  }
+  const profile = await gmailProfile(result.tokens.accessToken, { endpoints: i.endpoints, signal: ctx.signal })
+  if (profile.emailAddress.toLowerCase() !== i.account.toLowerCase()) {
+    throw new OpsError(`the consent was given as ${profile.emailAddress}, not ${i.account}; ${path} was left as it was`, {
+      reason: 'WrongAccount',
+      hint: `run again and choose ${i.account} in Google's account chooser`,
+    })
+  }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const w = writeTokenFile(path, result.tokens, { previous, client })
   ctx.log(`wrote ${path} (${w.format}, ${w.fingerprint}, mode 0600)`)

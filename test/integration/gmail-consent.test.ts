@@ -70,23 +70,26 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
 })
 
 describe('a consent that grants only some of the scopes', () => {
-  it('fails before the cluster is touched, naming the missing scopes and asking to tick every box', async () => {
+  it('fails before the cluster is touched, naming the missing scopes, and keeps the working token file', async () => {
+    await env.seedTokenFile()
+    const working = readFileSync(env.tokenFile)
+    env.standIn.control.advance(6 * 86_400_000) // consent due (reauthAfter 5d), the old token still works
     env.standIn.control.consentNext({ action: 'grant', scopes: SCOPES.slice(0, 2) })
     const before = await view.snapshot()
     const from = proxy.requests.length
-    const r = await env.run([...sets, '--yes', '--interactive'], { browser: 'loopback' })
+    const r = await env.run([...sets, '--yes', '--interactive', '--set', 'reauthAfter=1s'], { browser: 'loopback' })
     expect(r.code, r.stdout + r.stderr).toBe(1)
     expect(r.stdout).toMatch(/\[reauth\] consent received via loopback; granted 2 scope\(s\)/)
-    expect(r.stdout).toMatch(
-      /\[verify-scopes\] FAILED.*lacks 2 required scope\(s\): https:\/\/www\.googleapis\.com\/auth\/gmail\.modify, https:\/\/www\.googleapis\.com\/auth\/gmail\.labels/,
-    )
-    expect(r.stdout).toMatch(/\[verify-scopes\] hint: .*tick every box.*: npx zx tasks\/run\.mjs gmail-reauth --from reauth/)
+    expect(r.stdout).toMatch(/\[reauth\] FAILED.*not: https:\/\/www\.googleapis\.com\/auth\/gmail\.modify, https:\/\/www\.googleapis\.com\/auth\/gmail\.labels; .* was left as it was/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: .*tick every box/)
     expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] blocked/)
+    expect(readFileSync(env.tokenFile).equals(working)).toBe(true)
     expect(await view.snapshot()).toEqual(before)
     expect(proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))).toEqual([])
   })
 
-  it('the next run asks for the consent again instead of trusting the narrower grant', async () => {
+  it('a narrower token written by another tool is not trusted: the next run asks for consent again', async () => {
+    await env.seedTokenFile({ scopes: SCOPES.slice(0, 2) })
     // Without a browser the consent cannot happen: the point is that reauth wants one.
     const r = await changesNothing([...sets, '--non-interactive'])
     expect(r.code).toBe(1)
