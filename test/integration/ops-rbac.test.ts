@@ -90,11 +90,6 @@ describe('the workflow ServiceAccount can do what gmail-reauth does', () => {
     expect(created.data).toEqual(before.data)
   })
 
-  it('updates gmail-oauth-token in place', async () => {
-    const s = await sa.core.readNamespacedSecret({ name: FIXTURE.secret, namespace: ns })
-    const updated = await sa.core.replaceNamespacedSecret({ name: FIXTURE.secret, namespace: ns, body: s })
-    expect(updated.metadata!.uid).toBe(s.metadata!.uid)
-  })
 
   it('reads and deletes the stale Secret (delete-stale; server-side dry run keeps the fixture)', async () => {
     await sa.core.readNamespacedSecret({ name: FIXTURE.staleSecret, namespace: ns })
@@ -114,7 +109,9 @@ describe('the workflow ServiceAccount can do what gmail-reauth does', () => {
     expect(patched.spec!.template.metadata!.annotations!['kubectl.kubernetes.io/restartedAt']).toBeTruthy()
   })
 
-  it("lists the Deployment's pods (verify-decode)", async () => {
+  it("lists the Deployment's ReplicaSets and pods (verify-decode)", async () => {
+    const sets = await sa.apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: `app=${FIXTURE.deployment}` })
+    expect(sets.items.length).toBeGreaterThan(0)
     const pods = await sa.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${FIXTURE.deployment}` })
     expect(pods.items.length).toBeGreaterThan(0)
   })
@@ -133,9 +130,16 @@ describe('the workflow ServiceAccount is refused everything else', () => {
     expect(r.message).toContain(`"${DECOY}"`)
   })
 
-  it('cannot update the stale Secret (only read and delete it)', async () => {
-    const s = await root.core.readNamespacedSecret({ name: FIXTURE.staleSecret, namespace: ns })
-    expect((await refusal(sa.core.replaceNamespacedSecret({ name: FIXTURE.staleSecret, namespace: ns, body: s }))).code).toBe(403)
+  it('cannot update or patch either Secret in place (the token Secret is only ever recreated)', async () => {
+    for (const name of [FIXTURE.secret, FIXTURE.staleSecret]) {
+      const s = await root.core.readNamespacedSecret({ name, namespace: ns })
+      expect((await refusal(sa.core.replaceNamespacedSecret({ name, namespace: ns, body: s }))).code, name).toBe(403)
+      const patch = sa.core.patchNamespacedSecret(
+        { name, namespace: ns, body: { metadata: { labels: { x: 'y' } } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      )
+      expect((await refusal(patch)).code, name).toBe(403)
+    }
   })
 
   it('cannot read or restart Deployment basketball-worker', async () => {
@@ -150,10 +154,14 @@ describe('the workflow ServiceAccount is refused everything else', () => {
     expect(r.message).toContain('cannot patch resource "deployments"')
   })
 
-  it('cannot delete pods (its pod access is list only)', async () => {
+  it('cannot change pods or ReplicaSets (its access is list only)', async () => {
     const pods = await root.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${FIXTURE.deployment}` })
-    const name = pods.items[0].metadata!.name!
-    expect((await refusal(sa.core.deleteNamespacedPod({ name, namespace: ns, dryRun: 'All' }))).code).toBe(403)
+    const pod = pods.items[0].metadata!.name!
+    expect((await refusal(sa.core.deleteNamespacedPod({ name: pod, namespace: ns, dryRun: 'All' }))).code).toBe(403)
+    expect((await refusal(sa.core.readNamespacedPod({ name: pod, namespace: ns }))).code).toBe(403)
+    const sets = await root.apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: `app=${FIXTURE.deployment}` })
+    const rs = sets.items[0].metadata!.name!
+    expect((await refusal(sa.apps.deleteNamespacedReplicaSet({ name: rs, namespace: ns, dryRun: 'All' }))).code).toBe(403)
   })
 
   it('cannot touch pal-e-mail, including the gmail-oauth PVC (out of scope)', async () => {
