@@ -118,6 +118,30 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 ENGINE=("$ROOT/node_modules/.bin/zx" "$ROOT/tasks/run.mjs" gmail-reauth)
+# Prints the current context, or fails with what is wrong ($KUBECONFIG, then ~/.kube/config).
+# shellcheck disable=SC2016 # JavaScript in single quotes: nothing to expand
+KUBE_PROBE='
+  import * as k8s from "@kubernetes/client-node"
+  import { existsSync } from "node:fs"
+  import { homedir } from "node:os"
+  import { join } from "node:path"
+  // Without any file, loadFromDefault invents a context for http://localhost:8080: say so instead.
+  const files = (process.env.KUBECONFIG || join(homedir(), ".kube", "config")).split(":").filter(Boolean)
+  const kc = new k8s.KubeConfig()
+  if (files.some(existsSync)) kc.loadFromDefault()
+  const context = kc.getCurrentContext()
+  if (!context || !kc.getCurrentCluster()) {
+    console.error("no current kube context: set KUBECONFIG to the credflow-gmail-reauth kubeconfig")
+    process.exit(1)
+  }
+  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 10s")), 10_000).unref())
+  try {
+    await Promise.race([kc.makeApiClient(k8s.VersionApi).getCode(), timeout])
+    console.log(context)
+  } catch (e) {
+    console.error(`cannot reach the cluster of kube context "${context}" (${kc.getCurrentCluster().server}): ${e.message.split("\n")[0]}`)
+    process.exit(1)
+  }'
 
 if command -v kubectl >/dev/null; then
   context=$(kubectl config current-context 2>/dev/null) ||
@@ -128,9 +152,9 @@ if command -v kubectl >/dev/null; then
   fi
   say "kube context: ${BOLD}$context${RESET}"
 else
-  # Without kubectl, the engine's read-only status shows whether the cluster is reachable.
-  warn "kubectl not found: checking the cluster with the engine's --status instead"
-  (cd "$ROOT" && "${ENGINE[@]}" --status) >&2 || die "the engine's status check failed (see above)"
+  # No kubectl: ask GET /version with the client library and kubeconfig rules the engine uses.
+  if ! context=$(cd "$ROOT" && node --input-type=module -e "$KUBE_PROBE" 2>&1); then die "$context"; fi
+  say "kube context: ${BOLD}$context${RESET} (checked without kubectl)"
 fi
 
 cd "$ROOT"

@@ -2,6 +2,7 @@
 // ServiceAccount, calling with its own TokenRequest token, can do exactly what the workflow
 // does and is refused everything else.
 import * as k8s from '@kubernetes/client-node'
+import { request, type RequestOptions } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { applyFixtures, FIXTURE } from '../k8s/fixtures.ts'
@@ -19,6 +20,7 @@ interface Clients {
 }
 let sa: Clients
 let root: Clients
+let saPath: string
 
 function clients(path: string): Clients {
   const kc = new k8s.KubeConfig()
@@ -47,7 +49,8 @@ beforeAll(async () => {
   await root.core.createNamespacedSecret({ namespace: ns, body: secret(DECOY, { password: Buffer.from('decoy').toString('base64') }) }).catch((e) => {
     if (e?.code !== 409) throw e
   })
-  sa = clients(await saKubeconfig(admin, WORKFLOW_SA.namespace, WORKFLOW_SA.name))
+  saPath = await saKubeconfig(admin, WORKFLOW_SA.namespace, WORKFLOW_SA.name)
+  sa = clients(saPath)
   // The apiserver loads admission policies asynchronously: wait until a (dry-run) create of
   // another name is refused before testing anything that depends on it.
   const deadline = Date.now() + 30_000
@@ -114,6 +117,30 @@ describe('the workflow ServiceAccount can do what gmail-reauth does', () => {
     expect(sets.items.length).toBeGreaterThan(0)
     const pods = await sa.core.listNamespacedPod({ namespace: ns, labelSelector: `app=${FIXTURE.deployment}` })
     expect(pods.items.length).toBeGreaterThan(0)
+  })
+})
+
+describe("the workflow ServiceAccount passes scripts/gmail-reauth.sh's cluster pre-check", () => {
+  /** GET a non-resource path with the SA's kubeconfig (CA and token), as kubectl get --raw does. */
+  async function getRaw(path: string): Promise<number> {
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(saPath)
+    const opts: RequestOptions = {}
+    await kc.applyToHTTPSOptions(opts)
+    return new Promise((resolve, reject) => {
+      const req = request(new URL(path, kc.getCurrentCluster()!.server), opts, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
+  it('reads /readyz (kubectl path) and /version (client-node path)', async () => {
+    expect(await getRaw('/readyz')).toBe(200)
+    expect(await getRaw('/version')).toBe(200)
+    expect(await getRaw('/api/v1/namespaces/basketball-api/secrets')).toBe(403) // the token is really the SA's
   })
 })
 

@@ -1,9 +1,12 @@
 // scripts/gmail-reauth.sh, the operators' entry point: lint-clean, strict about its flags,
 // clear about missing prerequisites, and a faithful pass-through to the engine. The engine is
 // replaced by a fake zx in a scratch checkout (CREDFLOW_ROOT), kubectl and node by fakes on a
-// PATH built for each test, so nothing here touches the real node_modules or a cluster.
-import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+// PATH built for each test, so nothing here changes the real node_modules or needs a cluster
+// (the no-kubectl probe links the real @kubernetes/client-node and talks to a local HTTP server).
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -36,10 +39,16 @@ function sandbox(opts: { deps?: boolean; kubectl?: 'ok' | 'no-context' | 'unreac
   const log = join(dir, 'engine.log')
   mkdirSync(join(root, 'tasks'), { recursive: true })
   writeFileSync(join(root, 'tasks/run.mjs'), '')
+  const kubectl = opts.kubectl ?? 'ok'
   if (opts.deps ?? true) {
     for (const dep of ['zx', 'tsx', 'yaml', 'zod', '@kubernetes/client-node']) {
       mkdirSync(join(root, 'node_modules', dep), { recursive: true })
       writeFileSync(join(root, 'node_modules', dep, 'package.json'), '{}')
+    }
+    // Without kubectl the script probes the cluster with the real client library.
+    if (kubectl === 'absent') {
+      rmSync(join(root, 'node_modules/@kubernetes'), { recursive: true })
+      symlinkSync(join(REPO_ROOT, 'node_modules/@kubernetes'), join(root, 'node_modules/@kubernetes'))
     }
     mkdirSync(join(root, 'node_modules/.bin'))
     executable(join(root, 'node_modules/.bin/zx'), `#!/bin/bash\n{ printf 'cwd=%s\\n' "$PWD"; printf 'arg=%s\\n' "$@"; echo ---; } >> ${log}\nexit ${opts.engineExit ?? 0}\n`)
@@ -50,7 +59,6 @@ function sandbox(opts: { deps?: boolean; kubectl?: 'ok' | 'no-context' | 'unreac
   }
   if (opts.node) executable(join(bin, 'node'), `#!/bin/bash\necho ${opts.node}\n`)
   else symlinkSync(process.execPath, join(bin, 'node'))
-  const kubectl = opts.kubectl ?? 'ok'
   if (kubectl !== 'absent') {
     executable(join(bin, 'kubectl'), [
       '#!/bin/bash',
@@ -62,6 +70,18 @@ function sandbox(opts: { deps?: boolean; kubectl?: 'ok' | 'no-context' | 'unreac
     ].join('\n') + '\n')
   }
   return { root, bin, log }
+}
+
+function kubeconfigFor(server: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'credflow-kc-')), 'config')
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'operator@test',
+    // client-node refuses plain http unless TLS verification is off (our stand-in is http).
+    clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user: { token: 'not-a-real-token' } }],
+    contexts: [{ name: 'operator@test', context: { cluster: 'c', user: 'u' } }],
+  }))
+  return file
 }
 
 function run(sb: Sandbox | undefined, args: string[], env: Record<string, string> = {}) {
@@ -174,12 +194,43 @@ describe('prerequisites', () => {
     expect(r.stderr).toContain('cannot reach the cluster of kube context "operator@prod": The connection to the server 10.9.9.9:6443 was refused')
   })
 
-  it("without kubectl, checks the cluster with the engine's read-only --status first", () => {
+  it('without kubectl, reports a missing kubeconfig', () => {
     const sb = sandbox({ kubectl: 'absent' })
-    const r = run(sb, ['--dry-run'])
-    expect(r.status).toBe(0)
-    expect(r.stderr).toContain('kubectl not found')
-    expect(engineCalls(sb).map((c) => c.args.slice(1))).toEqual([['gmail-reauth', '--status'], ['gmail-reauth', '--dry-run']])
+    const r = run(sb, [], { HOME: mkdtempSync(join(tmpdir(), 'credflow-home-')) })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('no current kube context: set KUBECONFIG')
+    expect(engineCalls(sb)).toEqual([])
+  })
+
+  it('without kubectl, reports an unreachable cluster with the context and server', () => {
+    const sb = sandbox({ kubectl: 'absent' })
+    const r = run(sb, [], { KUBECONFIG: kubeconfigFor('http://127.0.0.1:9') })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('cannot reach the cluster of kube context "operator@test" (http://127.0.0.1:9)')
+  })
+
+  it('without kubectl, asks the apiserver for /version with the client library, then runs', async () => {
+    const seen: string[] = []
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ major: '1', minor: '35', gitVersion: 'v1.35.4' }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const sb = sandbox({ kubectl: 'absent' })
+      const kubeconfig = kubeconfigFor(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)
+      // Async: the server above must keep answering while the script runs.
+      const child = spawn('/bin/bash', [SCRIPT, '--dry-run'], { env: { HOME: tmpdir(), PATH: sb.bin, CREDFLOW_ROOT: sb.root, KUBECONFIG: kubeconfig } })
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+      const status = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      expect(status, stderr).toBe(0)
+      expect(seen).toContain('/version')
+      expect(stderr).toContain('kube context: operator@test (checked without kubectl)')
+      expect(engineCalls(sb).map((c) => c.args.slice(1))).toEqual([['gmail-reauth', '--dry-run']])
+    } finally {
+      server.close()
+    }
   })
 })
 
