@@ -114,6 +114,13 @@ export async function applyFixtures(kubeconfigPath: string, opts: { nodeName?: s
   for (const obj of fixtureObjects(opts.nodeName)) {
     await objects.patch(obj, undefined, undefined, 'credflow-fixtures', true, k8s.PatchStrategy.ServerSideApply)
   }
+  // Pods a test parked on a node without a kubelet never finish terminating (no kubelet, no
+  // pod GC controller here): force-delete them as `kubectl delete --force --grace-period=0` does.
+  const core = (await adminKubeConfig(kubeconfigPath)).makeApiClient(k8s.CoreV1Api)
+  const stuck = (await core.listNamespacedPod({ namespace: FIXTURE.namespace })).items.filter((p) => p.metadata?.deletionTimestamp)
+  for (const p of stuck) {
+    await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: FIXTURE.namespace, gracePeriodSeconds: 0 }).catch(() => {})
+  }
   await waitAvailable(kubeconfigPath, [FIXTURE.deployment, FIXTURE.worker], opts.timeoutMs ?? 60_000)
 }
 
