@@ -1,10 +1,11 @@
-// lib/k8s through the tool's own least-privilege identity (fixture SA oauth-refresher and
-// its Role, research note §7): the production path works, everything else is refused with
-// an error that names verb, resource and namespace/name and carries no Secret data.
+// lib/k8s through the tool's own least-privilege identity, the ServiceAccount and Role we
+// deploy (deploy/rbac.yaml, applied by the fixtures): the production path works, everything
+// else is refused with an error that names verb, resource and namespace/name and carries no
+// Secret data.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { inspect } from 'node:util'
 import { connect, type Kube } from '../../lib/k8s/client.ts'
-import { createSecret, deleteSecret, readSecret } from '../../lib/k8s/secrets.ts'
+import { createSecret, deleteSecret, patchSecretMetadata, readSecret } from '../../lib/k8s/secrets.ts'
 import { replaceSecret } from '../../lib/k8s/secret-replace.ts'
 import { restartDeployment, waitForRollout } from '../../lib/k8s/rollout.ts'
 import { listDeploymentPods } from '../../lib/k8s/pods.ts'
@@ -55,6 +56,12 @@ describe('the Role is enough for the refresh path', () => {
     expect(done.done).toBe(true)
     expect((await readSecret(admin, { namespace: ns, name: FIXTURE.secret }))?.data[FIXTURE.key]?.equals(FRESH)).toBe(true)
   })
+
+  it("lists the Deployment's current pods for verification (list replicasets and pods)", async () => {
+    const { replicaSet, pods } = await listDeploymentPods(tool, { namespace: ns, name: FIXTURE.deployment })
+    expect(replicaSet).toBeTruthy()
+    expect(pods.length).toBeGreaterThan(0)
+  })
 })
 
 describe('outside the Role: Forbidden, named like kubectl', () => {
@@ -79,9 +86,9 @@ describe('outside the Role: Forbidden, named like kubectl', () => {
     expect(e.message).toBe(`Forbidden: cannot get secrets "gmail-oauth" in namespace "${FIXTURE.mailNamespace}" (RBAC: ${USER})`)
   })
 
-  it('listing pods for verification needs more than the §7 Role (list replicasets)', async () => {
-    const e = await failure(listDeploymentPods(tool, { namespace: ns, name: FIXTURE.deployment }))
-    expect(e.message).toBe(`Forbidden: cannot list replicasets in namespace "${ns}" (RBAC: ${USER})`)
+  it('patch of the token Secret (the deployed Role only recreates it: no update or patch)', async () => {
+    const e = await failure(patchSecretMetadata(tool, { namespace: ns, name: FIXTURE.secret }, { annotations: { x: 'y' } }))
+    expect(e.message).toBe(`Forbidden: cannot patch secrets "${FIXTURE.secret}" in namespace "${ns}" (RBAC: ${USER})`)
   })
 })
 

@@ -2,11 +2,15 @@
  * The production shape the tool works on, applied to a test plane: basketball-api with
  * its token Secret, the stale Secret, the API Deployment (init container copying the
  * token into an emptyDir) and a worker the tool must not touch; pal-e-mail with a PVC the
- * tool must never touch; the tool's ServiceAccount and least-privilege Role.
+ * tool must never touch; the tool's ServiceAccount, Role and RoleBinding exactly as deployed
+ * (deploy/rbac.yaml), so least-privilege tests test the Role we ship.
  * Applied with server-side apply (force), so re-applying converges instead of failing.
  */
 import type { KubeConfig, KubernetesObject, V1Deployment } from '@kubernetes/client-node'
+import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseAllDocuments } from 'yaml'
 
 export const FIXTURE = {
   namespace: 'basketball-api',
@@ -17,8 +21,9 @@ export const FIXTURE = {
   staleSecret: 'gmail-oauth-westsidebasketball',
   mailNamespace: 'pal-e-mail',
   pvc: 'gmail-oauth',
-  serviceAccount: 'oauth-refresher',
-  role: 'oauth-token-refresher',
+  /** The workflow's identity, from deploy/rbac.yaml (Role and RoleBinding share the name). */
+  serviceAccount: 'credflow-gmail-reauth',
+  role: 'credflow-gmail-reauth',
   nodeName: 'kwok-node-0',
 } as const
 
@@ -74,6 +79,19 @@ function deployment(name: string, replicas: number, nodeName: string): Kubernete
   } as KubernetesObject
 }
 
+const DEPLOYED_RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url))
+
+/** deploy/rbac.yaml's objects; fails loudly if they stop naming FIXTURE's account and Role. */
+export function deployedRbac(): KubernetesObject[] {
+  const objs = parseAllDocuments(readFileSync(DEPLOYED_RBAC, 'utf8'))
+    .map((d) => d.toJS() as KubernetesObject | null)
+    .filter((o): o is KubernetesObject => !!o)
+  const names = objs.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}`).sort()
+  const want = [`Role/${FIXTURE.namespace}/${FIXTURE.role}`, `RoleBinding/${FIXTURE.namespace}/${FIXTURE.role}`, `ServiceAccount/${FIXTURE.namespace}/${FIXTURE.serviceAccount}`]
+  if (JSON.stringify(names) !== JSON.stringify(want)) throw new Error(`${DEPLOYED_RBAC} holds ${names.join(', ')}; test/k8s/fixtures.ts expects ${want.join(', ')}`)
+  return objs
+}
+
 export function fixtureObjects(nodeName: string = FIXTURE.nodeName): KubernetesObject[] {
   const n = FIXTURE.namespace
   return [
@@ -85,16 +103,7 @@ export function fixtureObjects(nodeName: string = FIXTURE.nodeName): KubernetesO
       type: 'Opaque', data: { 'token.json': b64('{"stale":true}') } } as KubernetesObject,
     { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: FIXTURE.pvc, namespace: FIXTURE.mailNamespace },
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Mi' } } } } as KubernetesObject,
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: FIXTURE.serviceAccount, namespace: n } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: FIXTURE.role, namespace: n },
-      rules: [
-        { apiGroups: [''], resources: ['secrets'], resourceNames: [FIXTURE.secret, FIXTURE.staleSecret], verbs: ['get', 'update', 'patch', 'delete'] },
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] }, // create cannot be narrowed by name
-        { apiGroups: ['apps'], resources: ['deployments'], resourceNames: [FIXTURE.deployment], verbs: ['get', 'patch'] },
-      ] } as KubernetesObject,
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: FIXTURE.role, namespace: n },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: FIXTURE.role },
-      subjects: [{ kind: 'ServiceAccount', name: FIXTURE.serviceAccount, namespace: n }] } as KubernetesObject,
+    ...deployedRbac(),
     deployment(FIXTURE.deployment, 2, nodeName),
     deployment(FIXTURE.worker, 1, nodeName),
   ]
