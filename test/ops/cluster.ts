@@ -2,14 +2,17 @@
  * Ops helpers for tests against the real control plane: apply the manifests under deploy/
  * (and the vendored CRD) as admin, and act as the workflow's ServiceAccount.
  *
- * Later the whole gmail-reauth workflow runs as that ServiceAccount:
+ * The whole gmail-reauth workflow runs as that ServiceAccount in
+ * test/integration/gmail-serviceaccount.test.ts (the CLI) and ops-forgejo-exec.test.ts (CI):
  *   await applyManifestFiles(admin, DEPLOY_MANIFESTS)
- *   const kubeconfig = await saKubeconfig(admin, 'basketball-api', 'credflow-gmail-reauth')
- *   // run `tasks/run.mjs gmail-reauth` with KUBECONFIG=kubeconfig
+ *   const kubeconfig = await saKubeconfig(admin, WORKFLOW_SA.namespace, WORKFLOW_SA.name)
+ *   await waitForSecretCreatePolicy(kubeconfig)
+ *   // run `tasks/run.mjs gmail-reauth --set kubeconfig=<kubeconfig>`
  */
 import type { KubernetesObject } from '@kubernetes/client-node'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseAllDocuments } from 'yaml'
 import { adminKubeConfig } from '../k8s/fixtures.ts'
 import { serviceAccountKubeconfig } from '../k8s/service-account.ts'
@@ -17,6 +20,8 @@ import { REPO_ROOT } from './tools.ts'
 
 export const WORKFLOW_SA = { namespace: 'basketball-api', name: 'credflow-gmail-reauth' } as const
 export const DEPLOY_MANIFESTS = ['deploy/rbac.yaml', 'deploy/secret-create-policy.yaml'].map((f) => join(REPO_ROOT, f))
+/** The ValidatingAdmissionPolicy (and binding) alone: what a test removes again afterwards. */
+export const SECRET_CREATE_POLICY = DEPLOY_MANIFESTS[1]
 
 /** Every document of a multi-document YAML file, comments and empty documents dropped. */
 export function readManifests(path: string): KubernetesObject[] {
@@ -48,4 +53,40 @@ export async function applyManifestFiles(adminKubeconfig: string, paths: string[
  */
 export function saKubeconfig(adminKubeconfig: string, namespace: string, serviceAccount: string): Promise<string> {
   return serviceAccountKubeconfig(adminKubeconfig, { namespace, name: serviceAccount })
+}
+
+/** Delete every object of the files as the admin; absent ones are fine (cleanup after a test). */
+export async function deleteManifestFiles(adminKubeconfig: string, paths: string[]): Promise<void> {
+  const k8s = await import('@kubernetes/client-node')
+  const objects = k8s.KubernetesObjectApi.makeApiClient(await adminKubeConfig(adminKubeconfig))
+  for (const path of paths) {
+    for (const obj of readManifests(path).reverse()) {
+      await objects.delete(obj).catch((e) => {
+        if (e?.code !== 404) throw e
+      })
+    }
+  }
+}
+
+/**
+ * The apiserver loads admission policies asynchronously: wait until a (dry-run) create of a
+ * Secret with another name, by the workflow's ServiceAccount, is refused.
+ */
+export async function waitForSecretCreatePolicy(saKubeconfigPath: string, timeoutMs = 30_000): Promise<void> {
+  const k8s = await import('@kubernetes/client-node')
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(saKubeconfigPath)
+  const core = kc.makeApiClient(k8s.CoreV1Api)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const body = { metadata: { name: 'credflow-policy-probe', namespace: WORKFLOW_SA.namespace }, type: 'Opaque' }
+      await core.createNamespacedSecret({ namespace: WORKFLOW_SA.namespace, dryRun: 'All', body })
+    } catch (e) {
+      if (e instanceof k8s.ApiException && e.code === 403) return
+      throw e
+    }
+    if (Date.now() > deadline) throw new Error(`deploy/secret-create-policy.yaml is not enforced after ${timeoutMs / 1000}s`)
+    await sleep(250)
+  }
 }
