@@ -10,7 +10,7 @@ import { EventBus, type EngineEvent } from './events.ts'
 import { StateStore, resolveStateDir, newRunState, isUnfinished, type RunState } from './state.ts'
 import { acquireLock, LockHeldError, type Lock } from './lock.ts'
 import { planResume, describeDrift, type ResumeMode } from './resume.ts'
-import { runWorkflow, type TerminalIo } from './scheduler.ts'
+import { runWorkflow, type TerminalIo, type RunResult } from './scheduler.ts'
 import { expandInstances } from './instances.ts'
 import { toMermaid } from './graph.ts'
 import { observe, formatStatus } from './status.ts'
@@ -231,7 +231,7 @@ export async function main(opts: MainOptions): Promise<number> {
         ? `dry run: nothing was changed and no state was written. Apply with: ${CMD} ${wf.name}`
         : state
           ? `${result.status}: run ${state.runId}, state ${shortPath(join(store.runDir(state.runId), 'state.json'))}` +
-            (result.exitCode === 0 ? '' : `\nnext: fix the cause above, then ${CMD} ${wf.name} --resume`)
+            (result.exitCode === 0 ? '' : `\n${nextStep(result, `${CMD} ${wf.name}`)}`)
           : '',
     ].join('\n')
     ;(args.json ? err : out).write(tail + '\n')
@@ -277,6 +277,14 @@ async function statusCommand(a: {
 function usage(say: (s: string) => void, message: string): number {
   say(`credflow: ${message}\nRun '${CMD} --help' for usage.`)
   return 2
+}
+
+/** What to run after a failed run: a step's own hint wins when it names how to rerun. */
+function nextStep(result: RunResult, cmd: string): string {
+  const hints = Object.values(result.nodes).flatMap((n) => (n.error?.hint && /--(from|only|resume)\b/.test(n.error.hint) ? [n.error.hint] : []))
+  if (hints.length) return 'next: follow the hint above'
+  if (result.status === 'interrupted') return `next: continue with ${cmd} --resume`
+  return `next: fix the cause above, then ${cmd} --resume (keeps what succeeded)`
 }
 
 function shortPath(p: string): string {
