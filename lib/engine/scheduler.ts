@@ -129,6 +129,8 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   for (const inst of instances) {
     const stored = o.resume.untouched.get(inst.id)
     if (o.resume.untouched.has(inst.id)) results.set(inst.id, stored ?? { node: inst.node.id, status: 'pending', attempts: 0 })
+    // A success that may be kept stays on disk as it was until the node is looked at again.
+    else if (o.resume.keep.has(inst.id)) results.set(inst.id, { ...o.resume.keep.get(inst.id)! })
     else record(inst.id, { status: 'pending', error: undefined, reason: undefined })
   }
   o.bus.emit({
