@@ -156,10 +156,13 @@ export default defineStep({
   runbook: ({ inputs: i }) => {
     // The tunnel must be open before the consent, so the port has to be fixed: the configured one, else 8765.
     const port = i.loopbackPort || 8765
+    // In a CI job (Forgejo, GitHub and act runners set GITHUB_ACTIONS) this checkout is the
+    // job's scratch copy, removed when the job ends: do not send the operator there.
+    const checkout = process.env.GITHUB_ACTIONS === 'true' ? '<your credflow checkout>' : ROOT.replace(/\/$/, '')
     return [
       `consent needs a person at a browser. Over SSH on ${hostname()}:`,
       `  1. ssh -L ${port}:127.0.0.1:${port} ${safeUser()}@${hostname()}   (the tunnel for the loopback redirect)`,
-      `  2. cd ${ROOT.replace(/\/$/, '')} && scripts/gmail-reauth.sh   (or: npx zx tasks/run.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=${port})`,
+      `  2. cd ${checkout} && scripts/gmail-reauth.sh   (or: npx zx tasks/run.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=${port})`,
       `  3. open the printed URL in your local browser, sign in as ${i.account}, tick EVERY Gmail box`,
       `  4. then re-dispatch the job with resume, or let the same command finish the sync`,
     ].join('\n')

@@ -7,7 +7,7 @@
 #
 # - apt: prometheus (for /usr/bin/promtool) and shellcheck, only when missing;
 # - Go (GOTOOLCHAIN=local, pinned below): actionlint, act (runs .forgejo workflows on the host
-#   later), tfrender (test/ops/tfrender, renders terraform/ with hashicorp/hcl/v2), and OpenTofu
+#   in ops-forgejo-exec.test.ts), tfrender (test/ops/tfrender, renders terraform/ with hashicorp/hcl/v2), and OpenTofu
 #   with the hashicorp/kubernetes provider for `tofu validate` / `tofu apply` (no provider
 #   registry is reachable: tofurc in the tool dir points dev_overrides at the built provider);
 # - the vendored PrometheusRule CRD is compared with the pinned prometheus-operator module.
