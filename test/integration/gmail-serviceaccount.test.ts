@@ -58,6 +58,7 @@ describe('gmail-reauth with only the ServiceAccount token', () => {
     const review = await sa.authn.createSelfSubjectReview({ body: {} })
     expect(review.status!.userInfo!.username).toBe(SA_USER)
     expect(readFileSync(saPath, 'utf8')).not.toMatch(/client-certificate|client-key|admin/)
+    expect(env.sets()).toContain(`kubeconfig=${saPath}`) // the CLI runs with --set kubeconfig=<this file>
   })
 
   it('a dry run passes RBAC and the admission policy (dryRun=All) and changes nothing', async () => {

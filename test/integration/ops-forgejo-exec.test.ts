@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { FIXTURE, FIXTURE_TOKEN_JSON, resetFixtures } from '../k8s/fixtures.ts'
 import { startGmailEnv, type GmailEnv } from '../e2e/gmail-env.ts'
 import { clusterView, type ClusterView } from '../e2e/cluster.ts'
+import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 import { DAY } from '../oauth-server/index.ts'
 import {
   applyManifestFiles, deleteManifestFiles, DEPLOY_MANIFESTS, saKubeconfig, SECRET_CREATE_POLICY, waitForSecretCreatePolicy, WORKFLOW_SA,
@@ -96,6 +97,7 @@ async function dispatch(inputs: { mode: 'dry-run' | 'apply'; resume?: boolean; f
     '--env-file', envFile,
     '--action-cache-path', actCache, // host workdirs go here (removed by act after the job)
     '--container-daemon-socket', '-', // no Docker: the job runs on the host
+    '--no-cache-server', // the workflow uses no actions/cache; do not start act's cache server
   ]
   const act = toolPath('act') // a missing act fails each test (not a skip) with the command to run
   // A runner service's environment: little besides PATH and HOME (the npm cache lives there).
@@ -181,6 +183,9 @@ describe('dispatching gmail-reauth on the operator-host runner (act)', () => {
     expect(await view.secret(FIXTURE.staleSecret)).toBeUndefined()
     const [run] = env.runs()
     expect(run.status).toBe('succeeded')
+    expect(job.log).not.toContain('Main Runbook')
+    // A CI log is kept and shared: no token, client secret or token file content in it.
+    expect(findLeaks({ 'job log': job.log }, secretNeedles(env.standIn, [readFileSync(env.tokenFile)]))).toEqual([])
   })
 
   it('a refresh token past the 7-day limit: the job fails with the SSH runbook and changes nothing', async () => {
