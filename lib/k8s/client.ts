@@ -5,6 +5,7 @@
 import type { KubeConfig, CoreV1Api, AppsV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
 import { OpsError } from '../errors.ts'
 import { k8sError, type K8sOperation } from './errors.ts'
+import { importClientNode } from './client-node-bundle.ts'
 
 export interface KubeTarget {
   /** A kubeconfig path. Default: `$KUBECONFIG` (merged like kubectl), then ~/.kube/config, then in-cluster. */
@@ -23,7 +24,7 @@ export interface Kube {
   error(e: unknown, op: K8sOperation): OpsError
 }
 
-export const clientNode = () => import('@kubernetes/client-node')
+export const clientNode = () => importClientNode()
 
 /** Load the kubeconfig and build clients; with `probe` (default), also prove the server answers. */
 export async function connect(target: KubeTarget = {}, opts: { probe?: boolean; timeoutMs?: number } = {}): Promise<Kube> {
