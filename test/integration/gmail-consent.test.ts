@@ -77,7 +77,7 @@ describe('a consent that grants only some of the scopes', () => {
     env.standIn.control.consentNext({ action: 'grant', scopes: SCOPES.slice(0, 2) })
     const before = await view.snapshot()
     const from = proxy.requests.length
-    const r = await env.run([...sets, '--yes', '--interactive', '--set', 'reauthAfter=1s'], { browser: 'loopback' })
+    const r = await env.run([...sets, '--yes', '--interactive', '--set', 'reauthAfter=1ms'], { browser: 'loopback' })
     expect(r.code, r.stdout + r.stderr).toBe(1)
     expect(r.stdout).toMatch(/\[reauth\] consent received via loopback; granted 2 scope\(s\)/)
     expect(r.stdout).toMatch(/\[reauth\] FAILED.*not: https:\/\/www\.googleapis\.com\/auth\/gmail\.modify, https:\/\/www\.googleapis\.com\/auth\/gmail\.labels; .* was left as it was/)
