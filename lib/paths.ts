@@ -1,5 +1,5 @@
 import { homedir } from 'node:os'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 
 /** `~/x` -> `$HOME/x`: the workflow's defaults are written the way operators type paths. */
 export function expandHome(path: string): string {
@@ -7,5 +7,3 @@ export function expandHome(path: string): string {
   if (path.startsWith('~/')) return join(homedir(), path.slice(2))
   return path
 }
-
-export { basename }
