@@ -131,6 +131,8 @@ export async function main(opts: MainOptions): Promise<number> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // A dropped SSH session sends SIGHUP: stop as cleanly as for Ctrl-C, so --resume picks up.
+  process.on('SIGHUP', onSignal)
   // A reader that goes away (`| head`, a closed pipe) must not kill a run halfway through
   // its changes: carry on; state.json and events.jsonl still record everything.
   const onPipeError = (e: NodeJS.ErrnoException) => {
@@ -253,6 +255,7 @@ export async function main(opts: MainOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    process.off('SIGHUP', onSignal)
     for (const s of [out, err]) s.off?.('error', onPipeError)
   }
 }

@@ -20,7 +20,7 @@ Flags:
 ${flags.join('\n')}
 
 Exit codes: 0 success, 1 a node failed, 2 usage or workflow error, 3 another run holds the lock,
-130 interrupted (state saved; continue with --resume).
+130 interrupted by SIGINT, SIGTERM or SIGHUP (state saved; continue with --resume).
 `
 }
 

@@ -58,15 +58,15 @@ describe('SIGKILL mid-run, then --resume', () => {
   })
 })
 
-describe('SIGINT', () => {
-  it('marks running nodes interrupted, saves the state, releases the lock and exits 130', async () => {
+describe.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('%s', (sig) => {
+  it('marks running nodes interrupted, saves the state, still runs finally nodes, releases the lock and exits 130', async () => {
     const c = await startSlow(10_000)
     const t0 = Date.now()
-    c.proc.kill('SIGINT')
+    c.proc.kill(sig)
     const { code } = await c.exited
     expect(code).toBe(130)
     expect(Date.now() - t0).toBeLessThan(5000)
-    expect(c.stderr()).toContain('credflow: SIGINT: stopping running steps, saving state (continue later with --resume)')
+    expect(c.stderr()).toContain(`credflow: ${sig}: stopping running steps, saving state (continue later with --resume)`)
 
     const s = readState(sb.state, 'diamond')
     expect(s.status).toBe('interrupted')
@@ -77,6 +77,7 @@ describe('SIGINT', () => {
       expect(s.nodes[id].durationMs).toBeLessThan(10_000)
     }
     expect(s.nodes.d.status).toBe('pending')
+    expect(s.nodes.report.status).toBe('succeeded') // finally nodes always run
     expect(readEvents(sb.state, 'diamond', s.runId).at(-1)).toMatchObject({ type: 'run-end', status: 'interrupted', exitCode: 130 })
     expect(existsSync(join(sb.state, 'diamond', 'lock'))).toBe(false)
     expect(c.stdout()).toMatch(/\n\nNODE +STATUS +DURATION +NOTE\n/)
