@@ -133,10 +133,10 @@ export async function main(opts: MainOptions): Promise<number> {
   process.on('SIGTERM', onSignal)
   // A dropped SSH session sends SIGHUP: stop as cleanly as for Ctrl-C, so --resume picks up.
   process.on('SIGHUP', onSignal)
-  // A reader that goes away (`| head`, a closed pipe) must not kill a run halfway through
-  // its changes: carry on; state.json and events.jsonl still record everything.
+  // A reader that goes away (`| head`, a closed pipe, a hung-up terminal) must not kill a run
+  // halfway through its changes: carry on; state.json and events.jsonl still record everything.
   const onPipeError = (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e
+    if (e.code !== 'EPIPE' && e.code !== 'EIO' && e.code !== 'ERR_STREAM_DESTROYED') throw e
   }
   for (const s of [out, err]) s.on?.('error', onPipeError)
   try {
