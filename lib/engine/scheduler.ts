@@ -312,8 +312,10 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
         throw new OpsError(`${inst.id} changes things and needs confirmation`, { reason: 'NeedsConfirmation', hint: 'pass --yes (or CREDFLOW_YES=1) to confirm non-interactively' })
       }
       const plan = await step.plan(ctx)
-      for (const c of plan.changes) ctx.log(`will ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
-      const answer = await o.io.prompt(`${inst.id}: apply ${plan.changes.length} change(s)? [y/N] `)
+      const lines = plan.changes.map((c) => `  ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
+      for (const l of lines) ctx.log(`will${l.slice(1)}`)
+      // The question carries the changes itself: the live view steps aside while it is asked.
+      const answer = await o.io.prompt(`\n${inst.id} will:\n${lines.join('\n')}\nApply ${plan.changes.length} change(s)? [y/N] `)
       if (!/^y(es)?$/i.test(answer.trim())) throw new OpsError(`${inst.id}: not confirmed, nothing changed`, { reason: 'NotConfirmed', hint: 'rerun and answer y, or pass --yes' })
     }
     ctx.log(`applying: ${reason}`)
