@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { basename, dirname, join, resolve, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { createInterface } from 'node:readline/promises'
+import { nextStdinLine, releaseStdin } from '../stdin-lines.ts'
 import { parseArgs, UsageError, type CliArgs } from './args.ts'
 import { loadWorkflow, WorkflowError, type Workflow } from './load.ts'
 import { resolveParams } from './params.ts'
@@ -103,19 +103,18 @@ export async function main(opts: MainOptions): Promise<number> {
   const ctl = new AbortController()
   // A terminal without a size (some CI pseudo-terminals) cannot hold the live view.
   const isTty = Boolean(process.stdin.isTTY && out.isTTY) && (out.columns ?? 0) >= 40 && !isCi(env)
-  const interactive = (isTty || args.interactive) && !args.nonInteractive
+  // Questions go to stderr and answers come from stdin: stdout may be a file (--json > x).
+  const interactive = (Boolean(process.stdin.isTTY && err.isTTY) || args.interactive) && !args.nonInteractive
 
   const tty = isTty && !args.json ? await import('./render/tty.ts').then((m) => new m.TtyView()) : undefined
   const io: TerminalIo = {
     withTerminal: (fn) => (tty ? tty.withTerminal(fn) : fn()),
-    prompt: async (q) => {
+    // One reader of stdin for the whole run (steps read pastes from it too); a piped or
+    // closed stdin answers null instead of leaving a question pending forever.
+    prompt: (q, signal) => {
       const ask = async () => {
-        const rl = createInterface({ input: process.stdin, output: process.stderr })
-        try {
-          return await rl.question(q)
-        } finally {
-          rl.close()
-        }
+        err.write(q)
+        return nextStdinLine(signal)
       }
       return tty ? tty.withTerminal(ask) : ask()
     },
@@ -256,6 +255,7 @@ export async function main(opts: MainOptions): Promise<number> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     process.off('SIGHUP', onSignal)
+    releaseStdin()
     for (const s of [out, err]) s.off?.('error', onPipeError)
   }
 }

@@ -11,7 +11,8 @@ import type { StepContext, StepDefinition, Outputs } from './step.ts'
 
 export interface TerminalIo {
   withTerminal<T>(fn: () => Promise<T>): Promise<T>
-  prompt(question: string): Promise<string>
+  /** One line from the operator; null at end of input or when `signal` aborts. */
+  prompt(question: string, signal?: AbortSignal): Promise<string | null>
 }
 
 export interface RunOptions {
@@ -193,6 +194,8 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
 
     const release = await sem.acquire()
     try {
+      // The slot may have freed up after an interrupt: start nothing new then.
+      if (o.signal.aborted && !inst.node.isFinally) return
       await execute(inst, inputs)
     } finally {
       release()
@@ -226,32 +229,46 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     const backoff = parseDuration(spec.retry?.backoff ?? '1s') ?? 1000
     const timeoutMs = spec.timeout ? parseDuration(spec.timeout)! : undefined
     const prevAttempts = results.get(inst.id)?.attempts ?? 0
-    record(inst.id, { status: 'running', attempts: prevAttempts + 1, startedAt: new Date(started).toISOString(), inputsHash, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined }, { attempt: 1 })
+    record(inst.id, { status: 'running', attempts: prevAttempts + 1, startedAt: new Date(started).toISOString(), inputsHash, outputs: undefined, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined }, { attempt: 1 })
+
+    const makeCtx = (attempt: number, signal: AbortSignal): StepContext<unknown> => ({
+      node: inst.id,
+      inputs,
+      signal,
+      dryRun: o.dryRun,
+      interactive: o.interactive,
+      runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
+      runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
+      previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
+      attempt,
+      log: (line) => {
+        o.bus.emit({ type: 'log', id: inst.id, line })
+        if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
+      },
+      withTerminal: (fn) => o.io.withTerminal(fn),
+      prompt: async (q) => (await o.io.prompt(q, signal)) ?? '',
+      statuses: () => Object.fromEntries([...results].map(([id, s]) => [id, { status: s.status, reason: s.reason, error: s.error?.message }])),
+    })
+
+    // Asked once, before the attempts: not under their timeout, and never again on a retry.
+    if (spec.confirm && !o.yes && !o.dryRun) {
+      try {
+        const pre = makeCtx(1, o.signal)
+        const checked = step.alwaysRun ? undefined : await step.check(pre)
+        if (checked?.done) return record(inst.id, { status: 'cached', outputs: jsonOnly(checked.outputs), reason: checked.observed, ...stamp() })
+        await confirm(inst, step, pre)
+      } catch (e) {
+        if (o.signal.aborted) return record(inst.id, { status: 'interrupted', error: { message: 'interrupted by signal', reason: 'Interrupted' }, ...stamp() })
+        return record(inst.id, { status: 'failed', error: errorInfo(e), ...stamp() })
+      }
+    }
 
     for (let attempt = 1; ; attempt++) {
       const attemptCtl = new AbortController()
       const onRunAbort = () => attemptCtl.abort(new Interrupted('interrupted'))
       o.signal.addEventListener('abort', onRunAbort, { once: true })
       const timer = timeoutMs ? setTimeout(() => attemptCtl.abort(new TimedOut(`timed out after ${spec.timeout}`)), timeoutMs) : undefined
-      const ctx: StepContext<unknown> = {
-        node: inst.id,
-        inputs,
-        signal: attemptCtl.signal,
-        dryRun: o.dryRun,
-        interactive: o.interactive,
-        runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
-        runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
-        previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
-        attempt,
-        log: (line) => {
-          o.bus.emit({ type: 'log', id: inst.id, line })
-          if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
-        },
-        withTerminal: (fn) => o.io.withTerminal(fn),
-        prompt: (q) => o.io.prompt(q),
-        statuses: () =>
-          Object.fromEntries([...results].map(([id, s]) => [id, { status: s.status, reason: s.reason, error: s.error?.message }])),
-      }
+      const ctx = makeCtx(attempt, attemptCtl.signal)
       // Persist each attempt as it starts, so a crash mid-attempt still counts it.
       if (attempt > 1) record(inst.id, { status: 'running', attempts: prevAttempts + attempt }, { attempt })
       try {
@@ -307,21 +324,24 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
         hint: step.runbook?.(ctx) ?? `run it by hand on a terminal: npx zx tasks/run.mjs ${o.workflow.name} --only ${inst.node.id}`,
       })
     }
-    if (spec.confirm && !o.yes) {
-      if (!o.interactive) {
-        throw new OpsError(`${inst.id} changes things and needs confirmation`, { reason: 'NeedsConfirmation', hint: 'pass --yes (or CREDFLOW_YES=1) to confirm non-interactively' })
-      }
-      const plan = await step.plan(ctx)
-      const lines = plan.changes.map((c) => `  ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
-      for (const l of lines) ctx.log(`will${l.slice(1)}`)
-      // The question carries the changes itself: the live view steps aside while it is asked.
-      const answer = await o.io.prompt(`\n${inst.id} will:\n${lines.join('\n')}\nApply ${plan.changes.length} change(s)? [y/N] `)
-      if (!/^y(es)?$/i.test(answer.trim())) throw new OpsError(`${inst.id}: not confirmed, nothing changed`, { reason: 'NotConfirmed', hint: 'rerun and answer y, or pass --yes' })
-    }
     ctx.log(`applying: ${reason}`)
     const outputs = jsonOnly(await step.apply(ctx))
     if (step.verify) await step.verify(ctx, outputs)
     return { kind: 'applied', outputs }
+  }
+
+  const confirm = async (inst: Instance, step: StepDefinition, ctx: StepContext<unknown>): Promise<void> => {
+    if (!o.interactive) {
+      throw new OpsError(`${inst.id} changes things and needs confirmation`, { reason: 'NeedsConfirmation', hint: 'pass --yes (or CREDFLOW_YES=1) to confirm non-interactively' })
+    }
+    const plan = await step.plan(ctx)
+    const lines = plan.changes.map((c) => `  ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
+    for (const l of lines) ctx.log(`will${l.slice(1)}`)
+    // The question carries the changes itself: the live view steps aside while it is asked.
+    const answer = await o.io.prompt(`\n${inst.id} will:\n${lines.join('\n')}\nApply ${plan.changes.length} change(s)? [y/N] `, o.signal)
+    if (answer === null || !/^y(es)?$/i.test(answer.trim())) {
+      throw new OpsError(`${inst.id}: not confirmed, nothing changed`, { reason: 'NotConfirmed', hint: 'rerun and answer y, or pass --yes' })
+    }
   }
 
   for (const inst of instances) done.set(inst.id, runOne(inst).catch((e) => record(inst.id, { status: 'failed', error: errorInfo(e) })))

@@ -15,7 +15,7 @@ import { parseDuration, formatDuration } from '../../lib/duration.ts'
 import { expandHome } from '../../lib/paths.ts'
 import { sha256Hex } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
-import { nextStdinLine, releaseStdin } from '../../lib/stdin-lines.ts'
+import { nextStdinLine } from '../../lib/stdin-lines.ts'
 import { probeToken, clientFor, type TokenProbe } from '../../lib/oauth/token-probe.ts'
 import { readTokenFile, writeTokenFile, type TokenFile } from '../../lib/oauth/token-file.ts'
 import { runLoopbackFlow } from '../../lib/oauth/loopback-flow.ts'
@@ -221,22 +221,18 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
     previous = undefined // missing or broken: a fresh google-auth file is written
   }
   const client = clientFor(previous, i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined)
-  const result = await ctx.withTerminal(async () => {
-    try {
-      return await runLoopbackFlow({
-        client,
-        scopes: i.requiredScopes,
-        loginHint: i.account,
-        port: i.loopbackPort,
-        print: (line) => process.stderr.write(line + '\n'),
-        readPastedLine: (stop) => nextStdinLine(stop),
-        signal: ctx.signal,
-        endpoints: i.endpoints,
-      })
-    } finally {
-      releaseStdin()
-    }
-  })
+  const result = await ctx.withTerminal(() =>
+    runLoopbackFlow({
+      client,
+      scopes: i.requiredScopes,
+      loginHint: i.account,
+      port: i.loopbackPort,
+      print: (line) => process.stderr.write(line + '\n'),
+      readPastedLine: (stop) => nextStdinLine(stop),
+      signal: ctx.signal,
+      endpoints: i.endpoints,
+    }),
+  )
   ctx.log(`consent received via ${result.via}; granted ${result.grantedScopes.length} scope(s)`)
   // Judge the new grant before it replaces the file: a consent with unticked boxes or the
   // wrong account must not overwrite a token that still works.

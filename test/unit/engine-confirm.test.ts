@@ -16,7 +16,14 @@ nodes:
   write:
     run: demo/touch
     confirm: true
+    timeout: 300ms
+    retry: { attempts: 2, backoff: 10ms }
     with: { file: "\${{ params.dir }}/guarded", content: "new" }
+  second:
+    run: demo/touch
+    needs: [write]
+    confirm: true
+    with: { file: "\${{ params.dir }}/second" }
 `
 
 let sb: Sandbox
@@ -27,33 +34,52 @@ beforeEach(() => {
 })
 afterEach(() => sb.cleanup())
 
-/** The CLI with `--interactive` and `answer` typed on stdin, as an operator would. */
-function answering(answer: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * The CLI with `--interactive`. `answers` are typed one per question, after a pause longer
+ * than the node's 300ms timeout (reading the plan takes time); `piped` sends them all up front.
+ */
+function answering(answers: string[], opts: { piped?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const proc = spawn(process.execPath, [RUN_MJS, 'guarded', '--set', `dir=${sb.data}`, '--interactive'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
+  let asked = 0
+  if (opts.piped) proc.stdin.end(answers.map((a) => a + '\n').join(''))
   proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
   proc.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr += d
-    if (/\[y\/N\] $/.test(stderr)) proc.stdin.end(answer + '\n')
+    const questions = stderr.match(/\[y\/N\] /g)?.length ?? 0
+    while (!opts.piped && asked < questions) {
+      const answer = answers[asked++]
+      setTimeout(() => (answer === undefined ? proc.stdin.end() : proc.stdin.write(answer + '\n')), 500)
+    }
   })
   return new Promise((res) => proc.on('close', (code) => res({ code, stdout, stderr })))
 }
 
 describe('confirm', () => {
-  it('shows the concrete changes in the question and applies after "y"', async () => {
-    const r = await answering('y')
+  it('shows the concrete changes in the question and applies after "y"; the time spent reading is not the timeout', async () => {
+    const r = await answering(['y', 'y'])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toContain(`write will:\n  write ${join(sb.data, 'guarded')} (3 bytes)\nApply 1 change(s)? [y/N] `)
+    expect(r.stderr.match(/\[y\/N\] /g)).toHaveLength(2) // asked once per node, never again on a retry
     expect(existsSync(join(sb.data, 'guarded'))).toBe(true)
-    expect(readState(sb.state, 'guarded').nodes.write.status).toBe('succeeded')
+    expect(readState(sb.state, 'guarded').nodes.write).toMatchObject({ status: 'succeeded', attempts: 1 })
   })
 
-  it('changes nothing on any other answer', async () => {
-    const r = await answering('n')
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/\[write\] FAILED.*write: not confirmed, nothing changed/)
-    expect(existsSync(join(sb.data, 'guarded'))).toBe(false)
+  it('takes answers piped ahead of the questions', async () => {
+    const r = await answering(['y', 'y'], { piped: true })
+    expect(r.code, r.stderr).toBe(0)
+    expect(existsSync(join(sb.data, 'second'))).toBe(true)
+  })
+
+  it('changes nothing on any other answer, or when stdin ends, and exits cleanly', async () => {
+    for (const answers of [['n'], []]) {
+      const r = await answering(answers)
+      expect(r.code).toBe(1)
+      expect(r.stdout).toMatch(/\[write\] FAILED.*write: not confirmed, nothing changed/)
+      expect(existsSync(join(sb.data, 'guarded'))).toBe(false)
+      expect(existsSync(join(sb.state, 'guarded', 'lock'))).toBe(false)
+    }
   })
 
   it('without a terminal needs --yes, and says so', async () => {

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { sandbox, privateWorkflows, readState, ROOT, RUN_MJS, type Sandbox } from '../fixtures/engine/harness.ts'
+import { sandbox, privateWorkflows, readState, runCli, ROOT, RUN_MJS, type Sandbox } from '../fixtures/engine/harness.ts'
 
 let sb: Sandbox
 beforeEach(() => (sb = sandbox()))
@@ -41,6 +41,13 @@ describe('on a terminal', () => {
     expect(r.screen).toMatch(/NODE +STATUS +DURATION +NOTE/)
     // No timestamped plain lines: that is the view for pipes and CI.
     expect(r.screen).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[a\]/)
+  })
+
+  it('ends when nodes never run: --only leaves the others as they were', async () => {
+    expect((await runCli(['diamond', '--set', `dir=${sb.data}`], sb.env)).code).toBe(0)
+    const r = await onTerminal(['diamond', '--set', `dir=${sb.data}`, '--only', 'b'], sb.env)
+    expect(r.code, r.screen).toBe(0)
+    expect(r.screen).toMatch(/↓ not run/)
   })
 
   it('hands the terminal to a confirmation with the changes in view, then finishes the run', async () => {

@@ -61,7 +61,8 @@ export class TtyView {
 
   handle = (e: EngineEvent): void => {
     if (e.type === 'run-start') return this.#start(e.instances, e.dryRun)
-    if (e.type === 'notice' || e.type === 'run-end') return
+    if (e.type === 'notice') return
+    if (e.type === 'run-end') return this.#finish()
     const task = this.#tasks.get(e.id)
     if (!task) {
       this.#pending.set(e.id, [...(this.#pending.get(e.id) ?? []), e])
@@ -90,6 +91,7 @@ export class TtyView {
           for (const e of this.#pending.get(i.id) ?? []) this.#apply(task, e)
           this.#pending.delete(i.id)
           await this.#gates.get(i.id)!.promise
+          if (!this.#settled.has(i.id)) task.skip('not run')
         },
       })),
       {
@@ -103,7 +105,18 @@ export class TtyView {
     this.#list = list.run().then(() => undefined, () => undefined)
   }
 
+  /** Nodes that never ran (interrupted run, --only) settle as skipped, so the view can end. */
+  #finish(): void {
+    for (const [id, gate] of this.#gates) {
+      if (this.#settled.has(id)) continue
+      gate.resolve()
+    }
+  }
+
+  #settled = new Set<string>()
+
   #settle(e: Extract<EngineEvent, { type: 'status' }>): void {
+    this.#settled.add(e.id)
     const gate = this.#gates.get(e.id)
     if (!gate) return
     if (e.status === 'failed' || e.status === 'interrupted') gate.reject(new Error(e.error ? e.error.message + (e.error.hint ? `\n  hint: ${e.error.hint}` : '') : e.status))
