@@ -232,7 +232,7 @@ export async function main(opts: MainOptions): Promise<number> {
         ? `dry run: nothing was changed and no state was written. Apply with: ${CMD} ${wf.name}`
         : state
           ? `${result.status}: run ${state.runId}, state ${shortPath(join(store.runDir(state.runId), 'state.json'))}` +
-            (result.exitCode === 0 ? '' : `\n${nextStep(result, `${CMD} ${wf.name}`)}`)
+            (result.status === 'succeeded' ? '' : `\n${nextStep(result, `${CMD} ${wf.name}`)}`)
           : '',
     ].join('\n')
     ;(args.json ? err : out).write(tail + '\n')
@@ -286,7 +286,8 @@ function usage(say: (s: string) => void, message: string): number {
 function nextStep(result: RunResult, cmd: string): string {
   const hints = Object.values(result.nodes).flatMap((n) => (n.error?.hint && /--(from|only|resume)\b/.test(n.error.hint) ? [n.error.hint] : []))
   if (hints.length) return 'next: follow the hint above'
-  if (result.status === 'interrupted') return `next: continue with ${cmd} --resume`
+  if (result.status === 'interrupted' || result.status === 'incomplete') return `next: continue with ${cmd} --resume`
+  if (result.exitCode === 0) return `next: the nodes run now succeeded; the rest of the run needs ${cmd} --resume`
   return `next: fix the cause above, then ${cmd} --resume (keeps what succeeded)`
 }
 

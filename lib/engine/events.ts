@@ -13,7 +13,6 @@ export type NodeStatus =
 
 /** Statuses after which descendants may start. `planned` exists only in a dry run. */
 export const SATISFIED: ReadonlySet<NodeStatus> = new Set(['succeeded', 'cached', 'skipped', 'planned'])
-export const TERMINAL: ReadonlySet<NodeStatus> = new Set(['succeeded', 'cached', 'planned', 'skipped', 'failed', 'blocked', 'interrupted'])
 
 export interface ErrorInfo {
   message: string
@@ -40,7 +39,8 @@ export type EngineEvent =
   | { type: 'notice'; message: string }
   | { type: 'run-end'; status: RunStatus; exitCode: number }
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'planned'
+/** `incomplete`: no failure, but some nodes have not run yet (after --only): --resume runs them. */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'planned' | 'incomplete'
 
 export type Listener = (e: EngineEvent) => void
 

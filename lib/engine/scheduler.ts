@@ -347,17 +347,14 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   for (const inst of instances) done.set(inst.id, runOne(inst).catch((e) => record(inst.id, { status: 'failed', error: errorInfo(e) })))
   await Promise.all(done.values())
 
-  const statuses = instances.map((i) => results.get(i.id)!.status)
-  const status: RunStatus = statuses.includes('interrupted') || o.signal.aborted
-    ? 'interrupted'
-    : statuses.some((s) => s === 'failed' || s === 'blocked')
-      ? 'failed'
-      : o.dryRun
-        ? 'planned'
-        : statuses.every((s: NodeStatus) => SATISFIED.has(s) || s === 'pending')
-          ? 'succeeded'
-          : 'failed'
-  const exitCode = status === 'interrupted' ? 130 : status === 'failed' ? 1 : 0
+  // The exit code answers for what this invocation ran (--only runs one node); the run's
+  // status answers for the whole workflow, so a resume knows whether anything is left.
+  const ran = instances.filter((i) => !o.resume.untouched.has(i.id)).map((i) => results.get(i.id)!.status)
+  const all = instances.map((i) => results.get(i.id)!.status)
+  const bad = (s: NodeStatus) => s === 'failed' || s === 'blocked'
+  const exitCode = ran.includes('interrupted') || o.signal.aborted ? 130 : ran.some(bad) ? 1 : 0
+  const status: RunStatus =
+    exitCode === 130 ? 'interrupted' : all.some(bad) ? 'failed' : o.dryRun ? 'planned' : all.every((s) => SATISFIED.has(s)) ? 'succeeded' : 'incomplete'
   return { status, exitCode, nodes: Object.fromEntries(results), instances }
 }
 

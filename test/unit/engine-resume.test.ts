@@ -129,6 +129,22 @@ describe('--only <node>', () => {
   })
 })
 
+describe('--only after a failed run', () => {
+  it('exits 0 for the node it ran, keeps the run failed, and --resume finishes the rest', async () => {
+    expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1) // b fails 3 times; d, e blocked
+    const only = await diamond(sb.env, '--set', 'failB=3', '--only', 'b') // b's 4th attempt succeeds
+    expect(only.code).toBe(0)
+    expect(only.stdout).toMatch(/next: the nodes run now succeeded; the rest of the run needs npx zx tasks\/run\.mjs diamond --resume/)
+    const s = readState(sb.state, 'diamond')
+    expect(s.nodes.b.status).toBe('succeeded')
+    expect(s.nodes.d.status).toBe('blocked')
+    expect(s.status).toBe('failed')
+    const rest = await diamond(sb.env, '--set', 'failB=3', '--resume')
+    expect(rest.code).toBe(0)
+    expect(readState(sb.state, 'diamond').status).toBe('succeeded')
+  })
+})
+
 describe('resume refuses when the setup changed', () => {
   let env: NodeJS.ProcessEnv
   let wfFile: string
