@@ -80,7 +80,20 @@ export async function main(opts: MainOptions): Promise<number> {
     out.write(toMermaid(new Map(wf.nodes.filter((n) => !n.isFinally).map((n) => [n.id, n.needs])), new Map(wf.nodes.map((n) => [n.id, n.spec.description ?? n.spec.run])), wf.nodes.filter((n) => n.isFinally).map((n) => n.id)))
     return 0
   }
-  const resolved = resolveParams(wf.params, { set: args.set, env })
+  const store = new StateStore(resolveStateDir(args.stateDir, env), wf.name)
+  const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
+  let previous: RunState | undefined
+  if (mode.kind !== 'fresh' && !args.status) {
+    const latest = store.latest()
+    // Resume continues the newest run only while it is unfinished: a newer success wins over an older failure.
+    previous = typeof args.resume === 'string' ? store.load(args.resume) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
+    if (typeof args.resume === 'string' && !previous) return usage(say, `--resume ${args.resume}: no such run in ${store.workflowDir}`)
+    if (!previous && mode.kind === 'resume') {
+      say(`credflow: nothing to resume: ${latest ? `the latest run ${latest.runId} ${latest.status}` : `no run of ${wf.name} in ${store.workflowDir}`}; starting a new run`)
+    }
+  }
+  // Continuing a run means continuing it with its params: only what is given again may differ.
+  const resolved = resolveParams(wf.params, { set: args.set, env, base: previous?.params })
   if ('errors' in resolved) return usage(say, resolved.errors.join('\n'))
   const params = resolved.values
   const shownParams = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, wf.params[k]?.secret ? fingerprint(JSON.stringify(v)) : v]))
@@ -99,7 +112,6 @@ export async function main(opts: MainOptions): Promise<number> {
     }
     return steps.get(id)!
   }
-  const store = new StateStore(resolveStateDir(args.stateDir, env), wf.name)
   const ctl = new AbortController()
   // A terminal without a size (some CI pseudo-terminals) cannot hold the live view.
   const isTty = Boolean(process.stdin.isTTY && out.isTTY) && (out.columns ?? 0) >= 40 && !isCi(env)
@@ -141,23 +153,12 @@ export async function main(opts: MainOptions): Promise<number> {
   try {
     if (args.status) return await statusCommand({ wf, params, store, loadStep, io, signal: ctl.signal, json: args.json, out })
 
-    const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
-    let previous: RunState | undefined
-    if (mode.kind !== 'fresh') {
-      const latest = store.latest()
-      // Resume continues the newest run only while it is unfinished: a newer success wins over an older failure.
-      previous = typeof args.resume === 'string' ? store.load(args.resume) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
-      if (typeof args.resume === 'string' && !previous) return usage(say, `--resume ${args.resume}: no such run in ${store.workflowDir}`)
-      if (!previous && mode.kind === 'resume') {
-        say(`credflow: nothing to resume: ${latest ? `the latest run ${latest.runId} ${latest.status}` : `no run of ${wf.name} in ${store.workflowDir}`}; starting a new run`)
-      }
-      if (previous) {
-        const drift = describeDrift(previous, wf.hash, shownParams)
-        if (drift.length && !args.force) {
-          say(`credflow: refusing to continue run ${previous.runId}: it was recorded with a different setup:\n  ${drift.join('\n  ')}`)
-          say(`hint: pass --force to continue anyway, or start a new run without --resume/--from/--only`)
-          return 2
-        }
+    if (previous) {
+      const drift = describeDrift(previous, wf.hash, shownParams)
+      if (drift.length && !args.force) {
+        say(`credflow: refusing to continue run ${previous.runId}: it was recorded with a different setup:\n  ${drift.join('\n  ')}`)
+        say(`hint: pass --force to continue anyway, or start a new run without --resume/--from/--only`)
+        return 2
       }
     }
 

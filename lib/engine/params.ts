@@ -53,6 +53,8 @@ export interface ParamSources {
   /** `--set` pairs, in order (last wins). */
   set: Array<[string, string]>
   env: NodeJS.ProcessEnv
+  /** Values recorded by the run being continued; they replace defaults (secret params excepted). */
+  base?: Record<string, unknown>
 }
 
 /** Env fallback for a param: CREDFLOW_SET_<NAME> with the camelCase name upper-cased (tokenFile -> TOKENFILE). */
@@ -68,6 +70,10 @@ export function resolveParams(
   const values: Record<string, unknown> = {}
   const errors: string[] = []
   for (const [name, p] of Object.entries(specs)) if (p.default !== undefined) values[name] = structuredClone(p.default)
+  for (const [name, p] of Object.entries(specs)) {
+    const v = src.base?.[name]
+    if (v !== undefined && !p.secret && !checkParamValue(p, v)) values[name] = structuredClone(v)
+  }
   for (const [name, p] of Object.entries(specs)) {
     const env = src.env[paramEnvName(name)]
     if (env !== undefined && env !== '') {

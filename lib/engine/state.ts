@@ -71,15 +71,26 @@ export class StateStore {
   runDir(runId: string): string {
     return join(this.workflowDir, 'runs', runId)
   }
+  #ensured = new Set<string>()
+
+  /**
+   * Creates what is missing, once per process. The state directory itself is made 0700 only
+   * when we create it: `--state-dir /srv/ops` must not change the mode of someone's directory.
+   * Everything below it is ours and kept private.
+   */
   ensure(): void {
-    ensurePrivateDir(this.stateDir)
+    if (this.#ensured.has(this.workflowDir)) return
+    if (!existsSync(this.stateDir)) mkdirSync(this.stateDir, { recursive: true, mode: 0o700 })
     ensurePrivateDir(this.workflowDir)
     ensurePrivateDir(join(this.workflowDir, 'runs'))
+    this.#ensured.add(this.workflowDir)
   }
   ensureRunDir(runId: string): string {
-    this.ensure()
     const dir = this.runDir(runId)
+    if (this.#ensured.has(dir)) return dir
+    this.ensure()
     ensurePrivateDir(dir)
+    this.#ensured.add(dir)
     return dir
   }
   save(state: RunState): void {

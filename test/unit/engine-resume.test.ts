@@ -129,6 +129,15 @@ describe('--only <node>', () => {
   })
 })
 
+describe('continuing a run reuses its params', () => {
+  it('needs no --set again: --resume alone continues with what the run recorded', async () => {
+    expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1)
+    const r = await runMain(['diamond', '--resume'], sb.env) // neither dir (required) nor failB given
+    expect(r.code, r.stderr).toBe(0)
+    expect(readState(sb.state, 'diamond')).toMatchObject({ status: 'succeeded', params: { dir: sb.data, failB: 3 } })
+  })
+})
+
 describe('--only after a failed run', () => {
   it('exits 0 for the node it ran, keeps the run failed, and --resume finishes the rest', async () => {
     expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1) // b fails 3 times; d, e blocked
