@@ -85,7 +85,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       if (inline !== undefined) value = envBool(`--${spec.name}`, inline) ? true : 'false'
       else value = true
     } else if (spec.kind === 'optional') {
-      if (inline !== undefined) value = inline
+      // --resume=<run id>, or --resume=true/false like any boolean flag
+      if (inline !== undefined) value = RUN_ID.test(inline) ? inline : envBool(`--${spec.name}`, inline) ? true : 'false'
       else if (argv[i + 1] && RUN_ID.test(argv[i + 1])) value = argv[++i]
       else value = true
     } else {

@@ -165,7 +165,10 @@ export async function main(opts: MainOptions): Promise<number> {
     const bus = new EventBus()
     const plans = new Map<string, Change[]>()
     bus.on((e) => e.type === 'plan' && plans.set(e.id, e.changes))
-    if (tty) bus.on(tty.handle)
+    if (tty) {
+      bus.on(tty.handle)
+      bus.on((e) => e.type === 'notice' && say(`credflow: ${e.message}`)) // the live view has no place for them
+    }
     else bus.on(plainRenderer((l) => (args.json ? err : out).write(l + '\n')))
 
     // Read before this run records itself: steps may look at the last run's outputs.

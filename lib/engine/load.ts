@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { relative } from 'node:path'
+import { basename, relative } from 'node:path'
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml'
 import { WorkflowSchema, type NodeSpec, type ParamSpec } from './schema.ts'
 import { topoOrder, ancestorsOf } from './graph.ts'
@@ -78,7 +78,14 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
   }
   if (problems.length) throw new WorkflowError(problems)
 
-  const parsed = WorkflowSchema.safeParse(doc.toJS())
+  let raw: unknown
+  try {
+    raw = doc.toJS()
+  } catch (e) {
+    // e.g. an alias to an anchor that does not exist
+    throw new WorkflowError([{ file, line: 1, col: 1, path: '', message: `YAML: ${(e as Error).message}` }])
+  }
+  const parsed = WorkflowSchema.safeParse(raw)
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
@@ -90,6 +97,9 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
   }
   const wf = parsed.data
   const params = wf.params ?? {}
+  // The name keys the lock, the state and every printed command: it must be the file's.
+  const stem = basename(file).replace(/\.ya?ml$/, '')
+  if (wf.name !== stem) at(['name'], `"${wf.name}" must match the file name "${stem}" (commands and state use it)`)
 
   for (const [name, p] of Object.entries(params)) {
     if (p.default !== undefined) {
@@ -142,7 +152,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
         throw e
       }
       for (const r of refs) {
-        if (r.kind === 'param' && !params[r.name]) at(path, `unknown param "${r.name}" (declared: ${Object.keys(params).join(', ') || 'none'})`)
+        if (r.kind === 'param' && !Object.hasOwn(params, r.name)) at(path, `unknown param "${r.name}" (declared: ${Object.keys(params).join(', ') || 'none'})`)
         if (r.kind === 'item' && !n.forEach) at(path, '"item" is only defined in a forEach node')
         if (r.kind === 'output') {
           if (!ids.has(r.node)) at(path, `unknown node "${r.node}"`)

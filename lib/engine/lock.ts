@@ -47,7 +47,8 @@ export interface Lock {
 }
 
 /**
- * One run per workflow per host. The lock file is created with its content in one step
+ * One run per workflow per state directory (the operator's SSH session and a Forgejo runner
+ * running as the same user share it). The lock file is created with its content in one step
  * (write a temp file, then link(2), which fails if the lock exists), so a reader never
  * sees an empty lock.
  */

@@ -14,7 +14,9 @@ type Expr =
   | { t: 'not'; e: Expr }
   | { t: 'cmp'; op: '==' | '!='; a: Expr; b: Expr }
 
-export class TemplateError extends Error {}
+export class TemplateError extends Error {
+  override name = 'TemplateError'
+}
 
 export interface Scope {
   params: Record<string, unknown>
@@ -88,7 +90,7 @@ function walkStrings(value: unknown, fn: (s: string) => void): void {
 function dig(value: unknown, path: string[], text: string): unknown {
   let v = value
   for (const p of path) {
-    if (v === null || typeof v !== 'object' || !(p in (v as object))) throw new TemplateError(`"${text}" is undefined`)
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, p)) throw new TemplateError(`"${text}" is undefined`)
     v = (v as Record<string, unknown>)[p]
   }
   return v
@@ -113,7 +115,7 @@ function evalExpr(e: Expr, scope: Scope): unknown {
     case 'ref': {
       const r = e.ref
       if (r.kind === 'param') {
-        if (!(r.name in scope.params)) throw new TemplateError(`"${e.text}": no param "${r.name}"`)
+        if (!Object.hasOwn(scope.params, r.name)) throw new TemplateError(`"${e.text}": no param "${r.name}"`)
         return dig(scope.params[r.name], r.path, e.text)
       }
       if (r.kind === 'item') {
@@ -121,7 +123,7 @@ function evalExpr(e: Expr, scope: Scope): unknown {
         return dig(scope.item, r.path, e.text)
       }
       const outs = scope.outputs(r.node)
-      if (!outs || !(r.key in outs)) throw new MissingOutputError(r.node, r.key)
+      if (!outs || !Object.hasOwn(outs, r.key)) throw new MissingOutputError(r.node, r.key)
       return dig(outs[r.key], r.path, e.text)
     }
   }
