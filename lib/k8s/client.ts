@@ -4,7 +4,7 @@
  */
 import type { KubeConfig, CoreV1Api, AppsV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
 import { OpsError } from '../errors.ts'
-import { k8sError, type K8sOperation } from './errors.ts'
+import { k8sError, redact, type K8sOperation } from './errors.ts'
 import { importClientNode } from './client-node-bundle.ts'
 
 export interface KubeTarget {
@@ -35,7 +35,9 @@ export async function connect(target: KubeTarget = {}, opts: { probe?: boolean; 
     if (target.kubeconfig) kc.loadFromFile(target.kubeconfig)
     else kc.loadFromDefault()
   } catch (e) {
-    throw new OpsError(`cannot load ${source}: ${(e as Error).message}`, {
+    // js-yaml's message quotes the offending lines, which may be client-key-data: first line only, redacted.
+    const why = redact(String((e as Error).message ?? e).split('\n')[0])
+    throw new OpsError(`cannot load ${source}: ${why}`, {
       reason: 'KubeconfigInvalid',
       hint: 'pass --kubeconfig <path> or set KUBECONFIG; check it with: kubectl config view',
     })

@@ -5,7 +5,7 @@
 import { basename } from 'node:path'
 import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
-import { isOpsError } from '../../lib/errors.ts'
+import { OpsError, isOpsError } from '../../lib/errors.ts'
 import { expandHome } from '../../lib/paths.ts'
 import { sha256Hex } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
@@ -14,12 +14,21 @@ import { parseTokenFile } from '../../lib/oauth/token-file.ts'
 const Inputs = z.object({
   tokenFile: z.string().min(1),
   targets: z.array(z.object({ namespace: z.string(), secret: z.string(), key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret data key') }).passthrough()).min(1),
+  /** The fingerprint verify-scopes checked with Google (scopes, client, account). */
+  verifiedFingerprint: z.string().optional(),
 })
 type In = z.infer<typeof Inputs>
 
 function mapping(i: In) {
   const { bytes, path } = readSecretFile(i.tokenFile)
   const file = parseTokenFile(bytes.reveal(), `token file ${path}`) // size, JSON, format, refresh_token
+  if (i.verifiedFingerprint && bytes.fingerprint !== i.verifiedFingerprint) {
+    // e.g. --from map-key after the file changed: these bytes were never checked with Google.
+    throw new OpsError(`${path} changed since verify-scopes checked it (${i.verifiedFingerprint} -> ${bytes.fingerprint}): refusing to map bytes nobody verified`, {
+      reason: 'TokenFileChanged',
+      hint: 'verify the new file first: npx zx tasks/run.mjs gmail-reauth --from verify-scopes',
+    })
+  }
   const mappings = i.targets.map((t) => `${t.namespace}/${t.secret}[${t.key}]`)
   return {
     outputs: { file: basename(path), format: file.format, length: bytes.length, sha256: sha256Hex(bytes.reveal()), fingerprint: bytes.fingerprint, mappings },

@@ -13,6 +13,8 @@ const Inputs = z.object({
   tokenFile: z.string().min(1),
   clientSecretsFile: z.string().default(''),
   requiredScopes: z.array(z.string()).min(1),
+  /** reauth's view of the file; verify-scopes checks the file as it is now. */
+  tokenFingerprint: z.string().optional(),
   endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
 })
 type In = z.infer<typeof Inputs>

@@ -40,7 +40,7 @@ function localBytes(i: In): SecretValue {
   if (sha !== i.sha256) {
     throw new OpsError(`${i.tokenFile} changed since map-key validated it (${short(i.sha256)} -> ${short(sha)})`, {
       reason: 'TokenFileChanged',
-      hint: 'rerun from map-key so the new content is validated first: --from map-key',
+      hint: 'verify the new content with Google first: npx zx tasks/run.mjs gmail-reauth --from verify-scopes',
     })
   }
   return bytes

@@ -72,3 +72,15 @@ describe('connect: probing the server', () => {
     expect(e.retryable).toBe(true)
   })
 })
+
+describe('a kubeconfig that does not parse', () => {
+  it('names the file and the YAML problem without quoting its lines (they may hold client-key-data)', async () => {
+    const key = 'LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1JSUV2UUlCQURBTkJna3Foa2lHOXcwQkFRRUZBQVNDQktjd2dnU2pBZ0VBQW9JQkFRQzdWSlRVdDlVczhjS2oK'
+    const file = join(mkdtempSync(join(tmpdir(), 'credflow-kc-')), 'config')
+    writeFileSync(file, `apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    client-key-data: ${key}\n   bad: [indent\n`)
+    const err = await connect({ kubeconfig: file }).then(() => undefined, (e: Error & { reason?: string }) => e)
+    expect(err?.message).toMatch(new RegExp(`^cannot load ${file}: bad indentation`))
+    expect(err?.message).not.toContain(key.slice(10, 40))
+    expect(err?.reason).toBe('KubeconfigInvalid')
+  })
+})
