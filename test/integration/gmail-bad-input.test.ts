@@ -90,6 +90,20 @@ describe('a bad token file', () => {
     const r = await refused({}, other)
     expect(failedLine(r, 'reauth')).toMatch(/the token belongs to someone\.else@gmail\.com, not westsidebasketball@gmail\.com/)
   })
+
+  it('swapped in after a verified run: --from map-key refuses bytes verify-scopes never checked', async () => {
+    writeFileSync(env.tokenFile, goodToken, { mode: 0o600 })
+    const first = await env.run([...env.sets(), '--non-interactive', '--yes'])
+    expect(first.code, first.stdout).toBe(0)
+    const synced = await view.secretBytes()
+    const other = await env.seedTokenFile({ email: 'someone.else@gmail.com' })
+    const r = await env.run([...env.sets(), '--non-interactive', '--yes', '--from', 'map-key'])
+    expect(r.code).toBe(1)
+    expect(failedLine(r, 'map-key')).toMatch(/changed since verify-scopes checked it .*refusing to map bytes nobody verified/)
+    expect(r.stdout).toMatch(/\[map-key\] hint: verify the new file first: npx zx tasks\/run\.mjs gmail-reauth --from verify-scopes/)
+    expect((await view.secretBytes())!.equals(synced!)).toBe(true)
+    expect(readFileSync(env.tokenFile).equals(other)).toBe(true)
+  })
 })
 
 describe('bad client secrets', () => {
