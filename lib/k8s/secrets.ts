@@ -100,6 +100,24 @@ export async function createSecret(kube: Kube, spec: SecretSpec, opts: WriteOpti
   }
 }
 
+/**
+ * PUT the Secret as given: an in-place update that keeps uid and creationTimestamp. The
+ * resourceVersion in `spec` makes it conditional: 409 Conflict if the Secret changed since.
+ */
+export async function updateSecret(kube: Kube, spec: SecretSpec & { resourceVersion: string }, opts: WriteOptions = {}): Promise<SecretSnapshot> {
+  const body = toBody(spec)
+  body.metadata!.resourceVersion = spec.resourceVersion
+  try {
+    const updated = await kube.core.replaceNamespacedSecret(
+      { name: spec.name, namespace: spec.namespace, body, dryRun: dryRunParam(opts), fieldManager: FIELD_MANAGER },
+      callOptions(opts),
+    )
+    return toSnapshot(updated)
+  } catch (e) {
+    throw kube.error(e, { verb: 'update', resource: 'secrets', namespace: spec.namespace, name: spec.name, dryRun: opts.dryRun })
+  }
+}
+
 export interface DeleteOptions extends WriteOptions {
   /** The server refuses (409 Conflict) unless the live object still has this uid / resourceVersion. */
   preconditions?: { uid?: string; resourceVersion?: string }

@@ -1,17 +1,20 @@
 // update-secret: data[key] of the Secret becomes the token file's bytes, byte for byte.
-// A change recreates the Secret (delete with preconditions, then create) so that its
-// creationTimestamp, which kube-state-metrics exports as kube_secret_created and the age
-// alert reads, is the refresh time. The previous Secret is backed up (0600, run directory)
-// until verify-decode passes; a crash between delete and create is healed on --resume.
+// A new grant (a new refresh token: a consent) recreates the Secret (delete with
+// preconditions, then create) so that its creationTimestamp, which kube-state-metrics
+// exports as kube_secret_created and the age alert reads, is the refresh time. The same
+// grant with a newer access token is updated in place, so the alert keeps counting from the
+// consent. The previous Secret is backed up (0600, run directory) until verify-decode
+// passes; a crash between delete and create is healed on --resume.
 import { basename } from 'node:path'
 import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { OpsError } from '../../lib/errors.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { sha256Hex, type SecretValue } from '../../lib/secret-value.ts'
+import { parseTokenFile } from '../../lib/oauth/token-file.ts'
 import { formatDuration } from '../../lib/duration.ts'
 import { connect } from '../../lib/k8s/client.ts'
-import { readSecret, createSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
+import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
 import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 import { saveBackup, loadBackup } from '../../lib/k8s/secret-backup.ts'
 import { restartDeployment } from '../../lib/k8s/rollout.ts'
@@ -70,8 +73,33 @@ function refuseType(s: SecretSnapshot | undefined, i: In): void {
 
 const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
 
+/**
+ * The Secret already holds this grant (same refresh token) and only the access token or
+ * expiry in the file moved, as gmail-mcp rewrites it on every refresh. Such a change is
+ * synced in place: recreating the Secret would reset kube_secret_created, and the age alert
+ * would then count from a sync instead of from the last consent, past Google's 7-day limit.
+ */
+function sameGrant(live: SecretSnapshot | undefined, key: string, bytes: SecretValue): boolean {
+  const have = live?.data[key]
+  if (!have) return false
+  try {
+    return parseTokenFile(have.reveal()).refreshToken.equals(parseTokenFile(bytes.reveal()).refreshToken)
+  } catch {
+    return false // not a token file we can read: treat as new content
+  }
+}
+
+/** The live Secret with `data[key]` replaced, identity and refresh time kept. */
+function inPlace(live: SecretSnapshot, key: string, bytes: SecretValue) {
+  return {
+    ...live,
+    annotations: { ...live.annotations, [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
+    data: { ...live.data, [key]: bytes },
+  }
+}
+
 export default defineStep({
-  description: 'write the token file into the Secret key, recreating the Secret when content changes',
+  description: 'write the token file into the Secret key: recreated for a new grant, updated in place otherwise',
   inputs: Inputs,
 
   async check({ inputs, signal }) {
@@ -96,6 +124,16 @@ export default defineStep({
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
+    const live = await readSecret(kube, { namespace: inputs.namespace, name: inputs.secret }, { signal })
+    refuseType(live, inputs)
+    if (live && sameGrant(live, inputs.key, bytes)) {
+      const predicted = await updateSecret(kube, inPlace(live, inputs.key, bytes), { dryRun: true, signal })
+      const detail = `key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${live.data[inputs.key]!.fingerprint} -> ${bytes.fingerprint})`
+      return {
+        changes: [{ verb: 'update', target: where(inputs), detail: `${detail}; same refresh token, so in place: creationTimestamp (the age alert) still counts from the last consent` }],
+        outputs: outputsOf(predicted, inputs.key),
+      }
+    }
     const r = await replaceSecret(kube, { namespace: inputs.namespace, name: inputs.secret, key: inputs.key, value: bytes, dryRun: true, signal })
     const before = r.previous?.data[inputs.key]
     const detail = `key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${before ? before.fingerprint : 'new key'} -> ${bytes.fingerprint})`
@@ -132,6 +170,9 @@ export default defineStep({
         },
         { signal },
       )
+    } else if (live && sameGrant(live, inputs.key, bytes)) {
+      current = await updateSecret(kube, inPlace(live, inputs.key, bytes), { signal })
+      log(`updated ${where(inputs)} key ${inputs.key} in place (${bytes.fingerprint}): same refresh token, creationTimestamp kept`)
     } else {
       // A missing or paused consumer, or a Role without patch on it, would otherwise show only
       // after the Secret changed, leaving the new token unused by the old pods.

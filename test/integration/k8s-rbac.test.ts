@@ -86,7 +86,7 @@ describe('outside the Role: Forbidden, named like kubectl', () => {
     expect(e.message).toBe(`Forbidden: cannot get secrets "gmail-oauth" in namespace "${FIXTURE.mailNamespace}" (RBAC: ${USER})`)
   })
 
-  it('patch of the token Secret (the deployed Role only recreates it: no update or patch)', async () => {
+  it('patch of the token Secret (the deployed Role recreates it, or PUTs a newer access token: never patch)', async () => {
     const e = await failure(patchSecretMetadata(tool, { namespace: ns, name: FIXTURE.secret }, { annotations: { x: 'y' } }))
     expect(e.message).toBe(`Forbidden: cannot patch secrets "${FIXTURE.secret}" in namespace "${ns}" (RBAC: ${USER})`)
   })

@@ -157,10 +157,12 @@ describe('the workflow ServiceAccount is refused everything else', () => {
     expect(r.message).toContain(`"${DECOY}"`)
   })
 
-  it('cannot update or patch either Secret in place (the token Secret is only ever recreated)', async () => {
+  it('cannot patch either Secret, and can update (PUT) only the token Secret (a newer access token of the same grant)', async () => {
+    const stale = await root.core.readNamespacedSecret({ name: FIXTURE.staleSecret, namespace: ns })
+    expect((await refusal(sa.core.replaceNamespacedSecret({ name: FIXTURE.staleSecret, namespace: ns, body: stale }))).code).toBe(403)
+    const token = await root.core.readNamespacedSecret({ name: FIXTURE.secret, namespace: ns })
+    await sa.core.replaceNamespacedSecret({ name: FIXTURE.secret, namespace: ns, body: token, dryRun: 'All' })
     for (const name of [FIXTURE.secret, FIXTURE.staleSecret]) {
-      const s = await root.core.readNamespacedSecret({ name, namespace: ns })
-      expect((await refusal(sa.core.replaceNamespacedSecret({ name, namespace: ns, body: s }))).code, name).toBe(403)
       const patch = sa.core.patchNamespacedSecret(
         { name, namespace: ns, body: { metadata: { labels: { x: 'y' } } } },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
