@@ -4,7 +4,7 @@
 // with exactly those rights (dry run and real run), and the same credentials are refused
 // everything around it.
 import * as k8s from '@kubernetes/client-node'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { FIXTURE, FIXTURE_TOKEN_JSON, resetFixtures } from '../k8s/fixtures.ts'
 import { startGmailEnv, type GmailEnv } from '../e2e/gmail-env.ts'
@@ -94,6 +94,27 @@ describe('gmail-reauth with only the ServiceAccount token', () => {
     expect((await view.secretBytes())!.equals(token)).toBe(true)
     expect(await view.secret(FIXTURE.staleSecret)).toBeUndefined()
     expect((await view.deployment()).spec!.template.metadata!.annotations![RESTARTED_AT]).toBeTruthy()
+  })
+
+  it('a newer access token of the same grant is synced in place: same uid and creationTimestamp (the age alert), no restart', async () => {
+    // What gmail-mcp does on every refresh: same refresh_token, new access token and expiry.
+    const doc = JSON.parse(readFileSync(env.tokenFile, 'utf8')) as Record<string, unknown>
+    doc.token = 'ya29.refreshed-access-token-for-the-same-grant'
+    doc.expiry = new Date(Date.now() + 3_600_000).toISOString().replace('Z', '')
+    writeFileSync(env.tokenFile, JSON.stringify(doc), { mode: 0o600 })
+    const before = (await view.secret())!
+    const restartedBefore = (await view.deployment()).spec!.template.metadata!.annotations![RESTARTED_AT]
+
+    const r = await env.run([...env.sets(), '--yes'])
+
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/updated Secret basketball-api\/gmail-oauth-token key gmail-westsidebasketball\.json in place/)
+    const after = (await view.secret())!
+    expect(after.metadata!.uid).toBe(before.metadata!.uid)
+    expect(after.metadata!.creationTimestamp).toEqual(before.metadata!.creationTimestamp)
+    expect((await view.secretBytes())!.equals(readFileSync(env.tokenFile))).toBe(true)
+    expect((await view.deployment()).spec!.template.metadata!.annotations![RESTARTED_AT]).toBe(restartedBefore)
+    expect(r.stdout).toMatch(/\[restart\[basketball-api\]\] cached/)
   })
 })
 
