@@ -13,11 +13,11 @@ import { defineStep, type StepContext } from '../../lib/engine/step.ts'
 import { OpsError, isOpsError } from '../../lib/errors.ts'
 import { parseDuration, formatDuration } from '../../lib/duration.ts'
 import { expandHome } from '../../lib/paths.ts'
-import { sha256Hex } from '../../lib/secret-value.ts'
+import { sha256Hex, fingerprint } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { nextStdinLine } from '../../lib/stdin-lines.ts'
 import { probeToken, clientFor, type TokenProbe } from '../../lib/oauth/token-probe.ts'
-import { readTokenFile, writeTokenFile, type TokenFile } from '../../lib/oauth/token-file.ts'
+import { readTokenFile, writeTokenFile, parseTokenFile, type TokenFile } from '../../lib/oauth/token-file.ts'
 import { runLoopbackFlow } from '../../lib/oauth/loopback-flow.ts'
 import { gmailProfile } from '../../lib/oauth/google-client.ts'
 import { compareScopes } from '../../lib/oauth/scopes.ts'
@@ -47,13 +47,27 @@ type Ctx = StepContext<In>
 
 interface Consent {
   at: Date
-  source: 'run state' | 'Secret annotation' | 'file mtime'
+  source: 'Google' | 'run state' | 'Secret annotation' | 'file mtime'
 }
 
-/** When the operator last consented: our run state, else the Secret's annotation, else the file's mtime. */
-async function consentTime(ctx: Ctx): Promise<Consent | undefined> {
-  const prev = ctx.previousOutputs?.consentedAt
-  if (typeof prev === 'string' && !Number.isNaN(Date.parse(prev))) return { at: new Date(prev), source: 'run state' }
+/** Which grant a file holds: a fingerprint of its refresh token (a new consent, a new one). */
+const grantOf = (probe: Pick<TokenProbe, 'file'>) => fingerprint(probe.file.refreshToken.reveal())
+
+/**
+ * When the operator last consented to the grant the file holds now. Google says it for
+ * Testing-mode clients (refresh_token_expires_in counts down the 7 days). Otherwise a time we
+ * recorded counts only for the same grant: a consent done by hand since then brought a new
+ * refresh token, and the file's mtime (when it was written) is the better guess.
+ */
+async function consentTime(ctx: Ctx, probe: TokenProbe): Promise<Consent | undefined> {
+  if (probe.refreshTokenExpiresIn !== undefined) {
+    return { at: new Date(Date.now() - (GOOGLE_TESTING_EXPIRY_MS - probe.refreshTokenExpiresIn * 1000)), source: 'Google' }
+  }
+  const grant = grantOf(probe)
+  const prev = ctx.previousOutputs
+  if (prev?.grant === grant && typeof prev.consentedAt === 'string' && !Number.isNaN(Date.parse(prev.consentedAt))) {
+    return { at: new Date(prev.consentedAt), source: 'run state' }
+  }
   const t = ctx.inputs.targets[0]
   if (t) {
     try {
@@ -63,7 +77,9 @@ async function consentTime(ctx: Ctx): Promise<Consent | undefined> {
       const kube = await connect({ kubeconfig: ctx.inputs.kubeconfig || undefined, context: ctx.inputs.context || undefined }, { timeoutMs: 5000 })
       const s = await readSecret(kube, { namespace: t.namespace, name: t.secret }, { signal: ctx.signal })
       const a = s?.annotations[CONSENTED_AT_ANNOTATION]
-      if (a && !Number.isNaN(Date.parse(a))) return { at: new Date(a), source: 'Secret annotation' }
+      const key = typeof t.key === 'string' ? t.key : undefined
+      const sameGrant = key && s?.data[key] ? parseTokenFile(s.data[key].reveal()).refreshToken.equals(probe.file.refreshToken) : false
+      if (a && sameGrant && !Number.isNaN(Date.parse(a))) return { at: new Date(a), source: 'Secret annotation' }
     } catch {
       // The cluster is the next steps' business; here it is only a hint about the consent's age.
     }
@@ -90,6 +106,7 @@ const probeOf = (i: In, signal: AbortSignal) =>
 
 function outputs(i: In, consent: Consent, probe: Pick<TokenProbe, 'file'>) {
   return {
+    grant: grantOf(probe),
     account: i.account,
     consentedAt: consent.at.toISOString(),
     consentSource: consent.source,
@@ -124,7 +141,7 @@ export default defineStep({
     if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
       return { done: false, reason: `the token belongs to ${probe.email}, not ${i.account}: consent again as ${i.account}`, observed: policy }
     }
-    const consent = (await consentTime(ctx)) ?? { at: new Date(0), source: 'file mtime' as const }
+    const consent = (await consentTime(ctx, probe)) ?? { at: new Date(0), source: 'file mtime' as const }
     const age = Date.now() - consent.at.getTime()
     const limit = parseDuration(i.reauthAfter)!
     const left = GOOGLE_TESTING_EXPIRY_MS - age

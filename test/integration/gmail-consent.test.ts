@@ -4,7 +4,7 @@
 // protocol, test/fixtures/gmail/fake-gmail-mcp.mjs) does the consent. One sandbox, in order:
 // each describe starts from where the previous one left the token file.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resetFixtures } from '../k8s/fixtures.ts'
 import { startGmailEnv, SCOPES, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
@@ -165,5 +165,32 @@ describe('external mode: the upstream gmail-mcp reauth does the consent', () => 
         needles,
       ),
     ).toEqual([])
+  })
+})
+
+describe('the consent age follows the grant (a client in Production status: Google gives no expiry)', () => {
+  it('a consent done by hand since the last run counts: its new refresh token voids the recorded time', async () => {
+    const prod = await startGmailEnv({ kubeconfig, testing: false })
+    try {
+      await prod.seedTokenFile()
+      const first = await prod.run([...prod.sets(), '--yes', '--non-interactive'])
+      expect(first.code, first.stdout).toBe(0)
+      // Make the recorded consent 6 days old: past reauthAfter (5d).
+      const [run] = prod.runs()
+      const file = join(prod.stateDir, 'gmail-reauth', 'runs', run.runId, 'state.json')
+      const state = JSON.parse(readFileSync(file, 'utf8'))
+      state.nodes.reauth.outputs.consentedAt = new Date(Date.now() - 6 * DAY).toISOString()
+      writeFileSync(file, JSON.stringify(state))
+      const due = await prod.run([...prod.sets(), '--non-interactive'])
+      expect(due.code).toBe(1)
+      expect(due.stdout).toMatch(/\[reauth\] FAILED.*consent is 6d0h old \(reauthAfter 5d\)/)
+
+      await prod.seedTokenFile() // the operator consented by hand: a new refresh token
+      const after = await prod.run([...prod.sets(), '--yes', '--non-interactive'])
+      expect(after.code, after.stdout).toBe(0)
+      expect(after.stdout).toMatch(/\[reauth\] cached in \S+: token works for westsidebasketball@gmail\.com; consent [\dsm.]+ ago \(file mtime\)/)
+    } finally {
+      await prod.close()
+    }
   })
 })

@@ -193,7 +193,7 @@ describe('--status after the runs', () => {
     const lastRun = env.runs().at(-1)!
     expect(out).toContain(`last run ${lastRun.runId}: succeeded`)
     const row = (node: string) => out.split('\n').find((l) => l.startsWith(node + ' ')) ?? ''
-    expect(row('reauth')).toMatch(/✔ done .*consent [\dsmhd.]+ ago \(run state\), 6d\d+h left before Google's 7-day expiry/)
+    expect(row('reauth')).toMatch(/✔ done .*consent [\dsmhd.]+ ago \(Google\), 6d\d+h left before Google's 7-day expiry/)
     expect(row('reauth')).toMatch(/rotation every 7d \(secrets registry platform\.gmail_oauth_token/)
     expect(row('update-secret[basketball-api]')).toMatch(/matches the local file \(sha256:[0-9a-f]{12}, \d+ bytes\); Secret age [\d.]+s/)
     expect(row('delete-stale[basketball-api]')).toContain(`stale Secret(s) absent: ${FIXTURE.namespace}/${FIXTURE.staleSecret}`)
