@@ -45,14 +45,17 @@ async function verifyAll(i: In, signal: AbortSignal): Promise<Verdict> {
   }
   if (i.staleSecrets.length) facts.push(`stale Secret(s) gone: ${i.staleSecrets.join(', ')}`)
   // creationTimestamp has whole seconds: compare against the refresh rounded down.
-  const since = Math.floor(Date.parse(i.refreshedAt) / 1000) * 1000
+  // Compare server times with server times: the Secret's creationTimestamp marks the last new
+  // grant (update-secret recreates it then) on the apiserver's clock, as pod timestamps are;
+  // refreshedAt is this host's clock. Both have whole seconds.
+  const since = live ? live.creationTimestamp.getTime() : Math.floor(Date.parse(i.refreshedAt) / 1000) * 1000
   for (const name of i.deployments) {
     const { pods } = await listDeploymentPods(kube, { namespace: i.namespace, name }, { signal })
     const current = pods.filter((p) => !p.terminating)
     if (current.length === 0) problems.push(`Deployment ${i.namespace}/${name} has no current pods`)
     const old = current.filter((p) => p.createdAt.getTime() < since)
     const unready = current.filter((p) => !p.ready)
-    if (old.length) problems.push(`Deployment ${i.namespace}/${name}: pod(s) ${old.map((p) => p.name).join(', ')} predate the refresh (${i.refreshedAt})`)
+    if (old.length) problems.push(`Deployment ${i.namespace}/${name}: pod(s) ${old.map((p) => p.name).join(', ')} predate the Secret's last recreation (${new Date(since).toISOString()})`)
     if (unready.length) problems.push(`Deployment ${i.namespace}/${name}: pod(s) ${unready.map((p) => p.name).join(', ')} not Ready`)
     if (current.length && !old.length && !unready.length) facts.push(`${name}: ${current.length} pod(s) created after the refresh, all Ready`)
   }
