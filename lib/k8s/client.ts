@@ -26,8 +26,25 @@ export interface Kube {
 
 export const clientNode = () => importClientNode()
 
-/** Load the kubeconfig and build clients; with `probe` (default), also prove the server answers. */
-export async function connect(target: KubeTarget = {}, opts: { probe?: boolean; timeoutMs?: number } = {}): Promise<Kube> {
+const connections = new Map<string, Promise<Kube>>()
+
+/**
+ * Load the kubeconfig and build clients; with `probe` (default), also prove the server answers.
+ * One connection per kubeconfig and context per process: every step's check, plan and apply
+ * asks for one, and reloading and re-probing each time is only waste. A failure is not kept.
+ */
+export function connect(target: KubeTarget = {}, opts: { probe?: boolean; timeoutMs?: number } = {}): Promise<Kube> {
+  const key = JSON.stringify([target.kubeconfig ?? process.env.KUBECONFIG ?? '', target.context ?? '', opts.probe ?? true])
+  let c = connections.get(key)
+  if (!c) {
+    c = open(target, opts)
+    connections.set(key, c)
+    c.catch(() => connections.delete(key))
+  }
+  return c
+}
+
+async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: number }): Promise<Kube> {
   const k8s = await clientNode()
   const kc = new k8s.KubeConfig()
   const source = target.kubeconfig ?? (process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : 'the default kubeconfig')

@@ -3,7 +3,7 @@
  * the run's private state directory until verify-decode passes. It lets `--resume` heal a
  * crash between delete and create without losing the Secret's other keys and labels.
  */
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileAtomic } from '../atomic-file.ts'
 import { SecretValue } from '../secret-value.ts'
@@ -64,11 +64,10 @@ export function loadBackup(runDir: string, ref: SecretRef): SecretSnapshot | und
   }
 }
 
-/** Removes the backups of `namespace` once the new Secret is verified. Returns how many. */
-export function dropBackups(runDir: string, namespace: string): number {
-  if (!existsSync(runDir)) return 0
-  const prefix = `backup-secret-${namespace}-`
-  const files = readdirSync(runDir).filter((f) => f.startsWith(prefix))
-  for (const f of files) rmSync(join(runDir, f), { force: true })
-  return files.length
+/** Removes the backup of one Secret once its new content is verified. Returns whether there was one. */
+export function dropBackup(runDir: string, ref: SecretRef): boolean {
+  const path = backupPath(runDir, ref)
+  if (!existsSync(path)) return false
+  rmSync(path, { force: true })
+  return true
 }

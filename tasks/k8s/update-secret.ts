@@ -71,6 +71,11 @@ function refuseType(s: SecretSnapshot | undefined, i: In): void {
   }
 }
 
+function withoutLastApplied(a: Record<string, string>): Record<string, string> {
+  const { 'kubectl.kubernetes.io/last-applied-configuration': _, ...rest } = a
+  return rest
+}
+
 const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
 
 /**
@@ -165,7 +170,8 @@ export default defineStep({
           ...ref,
           type: backup.type,
           labels: backup.labels,
-          annotations: { ...backup.annotations, ...consent, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
+          // kubectl's last-applied annotation would carry the old token into the new object.
+          annotations: { ...withoutLastApplied(backup.annotations), ...consent, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
           data: { ...backup.data, [inputs.key]: bytes },
         },
         { signal },

@@ -8,7 +8,7 @@ import { readSecretFile } from '../../lib/secret-file.ts'
 import { connect } from '../../lib/k8s/client.ts'
 import { readSecret } from '../../lib/k8s/secrets.ts'
 import { listDeploymentPods } from '../../lib/k8s/pods.ts'
-import { dropBackups } from '../../lib/k8s/secret-backup.ts'
+import { dropBackup } from '../../lib/k8s/secret-backup.ts'
 
 const Inputs = z.object({
   namespace: z.string().min(1),
@@ -84,8 +84,7 @@ export default defineStep({
       })
     }
     for (const f of v.facts) log(f)
-    const dropped = runDir ? dropBackups(runDir, inputs.namespace) : 0
-    if (dropped) log(`removed ${dropped} Secret backup(s) from the run directory`)
+    if (runDir && dropBackup(runDir, { namespace: inputs.namespace, name: inputs.secret })) log('removed the Secret backup from the run directory')
     log(`VERDICT: ${inputs.namespace}/${inputs.secret} is live with the refreshed token`)
     return { verdict: 'ok', facts: v.facts }
   },

@@ -151,7 +151,7 @@ describe('the first run: built-in consent over the loopback redirect, then the s
     expect(readdirSync(runDir).filter((f) => f.startsWith('backup-'))).toEqual([])
     const events = readFileSync(join(runDir, 'events.jsonl'), 'utf8')
     expect(events).toMatch(/backed up the previous Secret to /) // there was one
-    expect(events).toMatch(/removed 1 Secret backup\(s\)/)
+    expect(events).toMatch(/removed the Secret backup from the run directory/)
   })
 })
 
