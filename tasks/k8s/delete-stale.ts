@@ -3,7 +3,9 @@
 import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { OpsError } from '../../lib/errors.ts'
-import { connect } from '../../lib/k8s/client.ts'
+import type { V1Deployment } from '@kubernetes/client-node'
+import { connect, type Kube } from '../../lib/k8s/client.ts'
+import { readDeployment } from '../../lib/k8s/rollout.ts'
 import { readSecret, deleteSecret } from '../../lib/k8s/secrets.ts'
 
 const Inputs = z
@@ -12,6 +14,8 @@ const Inputs = z
     names: z.array(z.string().min(1)).default([]),
     /** The live Secret: never deleted, even if listed by mistake. */
     keep: z.string().min(1),
+    /** The consumers: a stale Secret they still mount or read is not deleted. */
+    deployments: z.array(z.string().min(1)).default([]),
     kubeconfig: z.string().default(''),
     context: z.string().default(''),
   })
@@ -19,6 +23,35 @@ const Inputs = z
 type In = z.infer<typeof Inputs>
 
 const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+
+/** Every Secret name a pod template reads: volumes, env, envFrom, projected sources. */
+function secretsReferenced(d: V1Deployment): Set<string> {
+  const spec = d.spec?.template?.spec
+  const names = new Set<string>()
+  for (const v of spec?.volumes ?? []) {
+    if (v.secret?.secretName) names.add(v.secret.secretName)
+    for (const p of v.projected?.sources ?? []) if (p.secret?.name) names.add(p.secret.name)
+  }
+  for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
+    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name)
+    for (const e of c.envFrom ?? []) if (e.secretRef?.name) names.add(e.secretRef.name)
+  }
+  return names
+}
+
+/** Refuses when a consumer still reads a Secret we are about to delete: its next pods would not start. */
+async function refuseIfReferenced(kube: Kube, i: In, names: string[], signal: AbortSignal): Promise<void> {
+  for (const name of i.deployments) {
+    const used = secretsReferenced(await readDeployment(kube, { namespace: i.namespace, name }, signal))
+    const hit = names.filter((n) => used.has(n))
+    if (hit.length) {
+      throw new OpsError(`Deployment ${i.namespace}/${name} still references Secret ${hit.join(', ')}: deleting it would keep its new pods from starting`, {
+        reason: 'StillReferenced',
+        hint: `point the Deployment at ${i.keep} first (kubectl -n ${i.namespace} edit deployment ${name}), then --resume`,
+      })
+    }
+  }
+}
 
 async function present(i: In, signal: AbortSignal): Promise<string[]> {
   const kube = await kubeOf(i)
@@ -39,7 +72,9 @@ export default defineStep({
   async plan({ inputs, signal }) {
     const kube = await kubeOf(inputs)
     const changes = []
-    for (const name of await present(inputs, signal)) {
+    const left = await present(inputs, signal)
+    await refuseIfReferenced(kube, inputs, left, signal)
+    for (const name of left) {
       await deleteSecret(kube, { namespace: inputs.namespace, name }, { dryRun: true, signal })
       changes.push({ verb: 'delete', target: `Secret ${inputs.namespace}/${name}`, detail: 'stale copy of the token' })
     }
@@ -47,6 +82,7 @@ export default defineStep({
   },
   async apply({ inputs, signal, log }) {
     const kube = await kubeOf(inputs)
+    await refuseIfReferenced(kube, inputs, inputs.names, signal)
     const deleted: string[] = []
     for (const name of inputs.names) {
       if (name === inputs.keep) throw new OpsError(`refusing to delete ${inputs.namespace}/${name}: it is the live Secret`, { reason: 'Refused' })

@@ -192,6 +192,33 @@ describe('a bad cluster target', () => {
   })
 })
 
+describe('a consumer that still reads the stale Secret', () => {
+  it('is not broken: delete-stale refuses, naming the Deployment and the Secret, and keeps it', async () => {
+    const k8s = await import('@kubernetes/client-node')
+    const kc = new k8s.KubeConfig()
+    kc.loadFromFile(kubeconfig)
+    const apps = kc.makeApiClient(k8s.AppsV1Api)
+    const ref = { name: FIXTURE.deployment, namespace: ns }
+    const volume = { name: 'legacy-token', secret: { secretName: FIXTURE.staleSecret } }
+    const d = await apps.readNamespacedDeployment(ref)
+    await apps.replaceNamespacedDeployment({ ...ref, body: { ...d, spec: { ...d.spec!, template: { ...d.spec!.template, spec: { ...d.spec!.template.spec!, volumes: [...(d.spec!.template.spec!.volumes ?? []), volume] } } } } })
+    try {
+      writeFileSync(env.tokenFile, goodToken, { mode: 0o600 })
+      const r = await env.run([...env.sets(), '--non-interactive', '--yes'])
+      expect(r.code).toBe(1)
+      expect(failedLine(r, `delete-stale[${ns}]`)).toMatch(
+        new RegExp(`Deployment ${ns}/${FIXTURE.deployment} still references Secret ${FIXTURE.staleSecret}: deleting it would keep its new pods from starting`),
+      )
+      expect(await view.secret(FIXTURE.staleSecret)).toBeDefined()
+    } finally {
+      const cur = await apps.readNamespacedDeployment(ref)
+      cur.spec!.template.spec!.volumes = cur.spec!.template.spec!.volumes!.filter((v) => v.name !== volume.name)
+      await apps.replaceNamespacedDeployment({ ...ref, body: cur })
+      await resetFixtures(kubeconfig)
+    }
+  })
+})
+
 describe('what the refusals printed', () => {
   it('holds no token material', () => {
     const needles = secretNeedles(env.standIn, [goodToken])
