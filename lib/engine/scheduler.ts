@@ -181,6 +181,16 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
       inputs = resolveValue(spec.with ?? {}, scope)
     } catch (e) {
       if (e instanceof MissingOutputError) {
+        const up = upstreamInstance(instances, inst, e.node)
+        const upState = up ? results.get(up.id) : undefined
+        if (upState && upState.status !== 'planned') {
+          // The upstream ran (or was skipped) and simply has no such output: say which.
+          const why =
+            upState.status === 'skipped'
+              ? `${up!.id} was skipped (${upState.reason ?? 'when'}), so its output "${e.key}" does not exist`
+              : `${up!.id} finished without output "${e.key}" (it has: ${Object.keys(upState.outputs ?? {}).join(', ') || 'none'})`
+          return record(inst.id, { status: 'blocked', reason: why })
+        }
         if (o.dryRun) {
           // Upstream would change things first; this node's concrete plan depends on what it produces.
           const reason = `runs after ${e.node}; its inputs are known only after a real run`

@@ -134,7 +134,7 @@ async function restoreAfterFailedCreate(kube: Kube, previous: SecretSnapshot, cr
     const why = (restoreError as Error).message
     return new OpsError(`${where} is MISSING: it was deleted, then ${createError.message}; restoring the previous Secret failed too${why === createError.message ? ' (same refusal)' : `: ${why}`}`, {
       reason: 'SecretMissing',
-      hint: 'restore it from the backup taken before the delete (restoreSecret), then rerun',
+      hint: 'the copy taken before the delete is in the run directory: rerun with --resume and update-secret recreates the Secret from it',
     })
   }
 }
