@@ -5,9 +5,9 @@ import { nextStdinLine, releaseStdin } from '../stdin-lines.ts'
 import { parseArgs, UsageError, type CliArgs } from './args.ts'
 import { loadWorkflow, WorkflowError, type Workflow } from './load.ts'
 import { resolveParams } from './params.ts'
-import { generalHelp, workflowHelp } from './help.ts'
+import { generalHelp, workflowHelp, CMD } from './help.ts'
 import { EventBus, type EngineEvent } from './events.ts'
-import { StateStore, resolveStateDir, newRunState, isUnfinished, type RunState } from './state.ts'
+import { StateStore, resolveStateDir, newRunState, newRunId, isUnfinished, type RunState } from './state.ts'
 import { acquireLock, LockHeldError, type Lock } from './lock.ts'
 import { planResume, describeDrift, type ResumeMode } from './resume.ts'
 import { runWorkflow, type TerminalIo, type RunResult } from './scheduler.ts'
@@ -29,7 +29,6 @@ export interface MainOptions {
   stderr?: NodeJS.WriteStream
 }
 
-const CMD = 'npx zx tasks/run.mjs'
 
 /** The whole CLI. Returns the exit code; never calls process.exit itself. */
 export async function main(opts: MainOptions): Promise<number> {
@@ -177,7 +176,7 @@ export async function main(opts: MainOptions): Promise<number> {
     let state: RunState | undefined
     if (!args.dryRun) {
       store.ensure()
-      const runId = previous?.runId ?? newRunState({ workflow: wf.name, file: wf.file, workflowHash: wf.hash, params: shownParams }).runId
+      const runId = previous?.runId ?? newRunId()
       try {
         lock = acquireLock(store.workflowDir, runId)
       } catch (e) {

@@ -2,7 +2,8 @@ import { FLAGS } from './args.ts'
 import type { Workflow } from './load.ts'
 import { paramEnvName } from './params.ts'
 
-const CMD = 'npx zx tasks/run.mjs'
+/** How operators invoke the CLI, in every printed hint. */
+export const CMD = 'npx zx tasks/run.mjs'
 
 export function generalHelp(): string {
   const flags = FLAGS.map((f) => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { OpsError, isOpsError } from '../errors.ts'
-import { parseDuration, formatDuration } from '../duration.ts'
+import { parseDuration } from '../duration.ts'
 import type { Workflow } from './load.ts'
 import { expandInstances, upstreamInstance, type Instance } from './instances.ts'
 import { resolveValue, evaluateCondition, MissingOutputError, TemplateError, type Scope } from './template.ts'
@@ -373,4 +373,3 @@ function jsonOnly(outputs: Outputs): Outputs {
   return JSON.parse(JSON.stringify(outputs ?? {}))
 }
 
-export { formatDuration }
