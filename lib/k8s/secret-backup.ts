@@ -3,8 +3,8 @@
  * the run's private state directory until verify-decode passes. It lets `--resume` heal a
  * crash between delete and create without losing the Secret's other keys and labels.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { writeFileAtomic } from '../atomic-file.ts'
 import { SecretValue } from '../secret-value.ts'
 import type { SecretRef, SecretSnapshot } from './secrets.ts'
@@ -70,4 +70,11 @@ export function dropBackup(runDir: string, ref: SecretRef): boolean {
   if (!existsSync(path)) return false
   rmSync(path, { force: true })
   return true
+}
+
+/** The id of another run (a sibling of `runDir`) that still holds a backup of this Secret. */
+export function otherRunBackup(runDir: string, ref: SecretRef): string | undefined {
+  const runs = dirname(runDir)
+  if (!existsSync(runs)) return undefined
+  return readdirSync(runs).find((id) => join(runs, id) !== runDir && existsSync(backupPath(join(runs, id), ref)))
 }

@@ -98,6 +98,10 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
   try {
     return { action, dryRun, previous, current: await createSecret(kube, desired, { signal: req.signal }) }
   } catch (e) {
+    // A create can reach the server and still fail here (a timeout on the answer): if the
+    // Secret now holds exactly what we sent, it is done, not missing.
+    const live = await readSecret(kube, ref).catch(() => undefined)
+    if (live?.data[req.key]?.equals(req.value)) return { action, dryRun, previous, current: live }
     if (isAlreadyExists(e)) throw changedUnderUs(ref, 'someone recreated it between our delete and our create')
     if (!previous) throw e
     throw await restoreAfterFailedCreate(kube, previous, e as OpsError)

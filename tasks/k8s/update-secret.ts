@@ -16,7 +16,7 @@ import { formatDuration } from '../../lib/duration.ts'
 import { connect } from '../../lib/k8s/client.ts'
 import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
 import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
-import { saveBackup, loadBackup } from '../../lib/k8s/secret-backup.ts'
+import { saveBackup, loadBackup, otherRunBackup } from '../../lib/k8s/secret-backup.ts'
 import { restartDeployment } from '../../lib/k8s/rollout.ts'
 
 const Inputs = z.object({
@@ -156,6 +156,17 @@ export default defineStep({
     const live = await readSecret(kube, ref, { signal })
     refuseType(live, inputs)
     const backup = runDir ? loadBackup(runDir, ref) : undefined
+    if (!live && !backup && runDir) {
+      // Another run deleted the Secret and stopped before creating it: only that run holds the
+      // copy of its other keys and labels. Continue that run instead of creating a bare Secret.
+      const orphan = otherRunBackup(runDir, ref)
+      if (orphan) {
+        throw new OpsError(`${where(inputs)} is missing and run ${orphan} holds its backup (taken before its delete)`, {
+          reason: 'SecretMissing',
+          hint: `continue that run so the Secret comes back whole: npx zx tasks/run.mjs gmail-reauth --resume ${orphan}`,
+        })
+      }
+    }
     // Recorded on the object so the next run's reauth check knows the consent's age; set in
     // the create itself, so the ServiceAccount needs no patch permission on the Secret.
     const consent: Record<string, string> = inputs.consentedAt ? { [CONSENTED_AT_ANNOTATION]: inputs.consentedAt } : {}

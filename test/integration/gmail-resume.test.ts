@@ -273,7 +273,13 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
 
     await view.remove(policy)
     await view.until('the policy to go', createAllowed)
-    const resumed = await env.run([...sets, '--yes', '--resume'])
+    // A fresh run (no --resume) must not create a bare Secret: it points at the run with the backup.
+    const fresh = await env.run([...sets, '--yes'])
+    expect(fresh.code).toBe(1)
+    expect(fresh.stdout).toMatch(new RegExp(`Secret basketball-api/gmail-oauth-token is missing and run ${run.runId} holds its backup`))
+    expect(fresh.stdout).toMatch(new RegExp(`hint: continue that run so the Secret comes back whole: npx zx tasks/run\\.mjs gmail-reauth --resume ${run.runId}`))
+    expect(await view.secret()).toBeUndefined()
+    const resumed = await env.run([...sets, '--yes', '--resume', run.runId])
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
     expect(resumed.stdout).toMatch(/is missing; recreating it from the backup taken before the delete/)
     const s = env.runs().at(-1)!
