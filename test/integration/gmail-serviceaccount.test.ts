@@ -10,7 +10,7 @@ import { FIXTURE, FIXTURE_TOKEN_JSON, resetFixtures } from '../k8s/fixtures.ts'
 import { startGmailEnv, type GmailEnv } from '../e2e/gmail-env.ts'
 import { clusterView, RESTARTED_AT, type ClusterView } from '../e2e/cluster.ts'
 import {
-  applyManifestFiles, deleteManifestFiles, DEPLOY_MANIFESTS, saKubeconfig, SECRET_CREATE_POLICY, waitForSecretCreatePolicy, WORKFLOW_SA,
+  applyManifestFiles, deleteManifestFiles, DEPLOY_MANIFESTS, refusal, saKubeconfig, SECRET_CREATE_POLICY, waitForSecretCreatePolicy, WORKFLOW_SA,
 } from '../ops/cluster.ts'
 
 const admin = inject('kubeconfig')
@@ -21,18 +21,6 @@ let saPath: string
 let env: GmailEnv
 let view: ClusterView
 let sa: { core: k8s.CoreV1Api; apps: k8s.AppsV1Api; authn: k8s.AuthenticationV1Api }
-
-/** The refusal of a call: HTTP code, Status reason and message. Fails the test if it succeeded. */
-async function refusal(call: Promise<unknown>): Promise<{ code: number; reason: string; message: string }> {
-  try {
-    await call
-  } catch (e) {
-    if (!(e instanceof k8s.ApiException)) throw e
-    const body = typeof e.body === 'string' ? JSON.parse(e.body) : (e.body ?? {})
-    return { code: e.code, reason: body.reason ?? '', message: body.message ?? '' }
-  }
-  throw new Error('expected the apiserver to refuse this call, but it succeeded')
-}
 
 beforeAll(async () => {
   await resetFixtures(admin)

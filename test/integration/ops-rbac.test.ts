@@ -6,7 +6,7 @@ import { request, type RequestOptions } from 'node:https'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { applyFixtures, FIXTURE } from '../k8s/fixtures.ts'
-import { applyManifestFiles, DEPLOY_MANIFESTS, saKubeconfig, WORKFLOW_SA } from '../ops/cluster.ts'
+import { applyManifestFiles, DEPLOY_MANIFESTS, saKubeconfig, WORKFLOW_SA, refusal } from '../ops/cluster.ts'
 
 const admin = inject('kubeconfig')
 const ns = FIXTURE.namespace
@@ -26,18 +26,6 @@ function clients(path: string): Clients {
   const kc = new k8s.KubeConfig()
   kc.loadFromFile(path)
   return { core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), authz: kc.makeApiClient(k8s.AuthorizationV1Api) }
-}
-
-/** The refusal of a call: HTTP code, Status reason and message. Fails the test if it succeeded. */
-async function refusal(call: Promise<unknown>): Promise<{ code: number; reason: string; message: string }> {
-  try {
-    await call
-  } catch (e) {
-    if (!(e instanceof k8s.ApiException)) throw e
-    const body = typeof e.body === 'string' ? JSON.parse(e.body) : (e.body ?? {})
-    return { code: e.code, reason: body.reason ?? '', message: body.message ?? '' }
-  }
-  throw new Error('expected the apiserver to refuse this call, but it succeeded')
 }
 
 const secret = (name: string, data: Record<string, string>): k8s.V1Secret => ({ metadata: { name, namespace: ns }, type: 'Opaque', data })

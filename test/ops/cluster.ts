@@ -9,7 +9,7 @@
  *   await waitForSecretCreatePolicy(kubeconfig)
  *   // run `tasks/run.mjs gmail-reauth --set kubeconfig=<kubeconfig>`
  */
-import type { KubernetesObject } from '@kubernetes/client-node'
+import { ApiException, type KubernetesObject } from '@kubernetes/client-node'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -89,4 +89,16 @@ export async function waitForSecretCreatePolicy(saKubeconfigPath: string, timeou
     if (Date.now() > deadline) throw new Error(`deploy/secret-create-policy.yaml is not enforced after ${timeoutMs / 1000}s`)
     await sleep(250)
   }
+}
+
+/** The refusal of a call: HTTP code, Status reason and message. Fails the test if it succeeded. */
+export async function refusal(call: Promise<unknown>): Promise<{ code: number; reason: string; message: string }> {
+  try {
+    await call
+  } catch (e) {
+    if (!(e instanceof ApiException)) throw e
+    const body = typeof e.body === 'string' ? JSON.parse(e.body) : (e.body ?? {})
+    return { code: e.code, reason: body.reason ?? '', message: body.message ?? '' }
+  }
+  throw new Error('expected the apiserver to refuse this call, but it succeeded')
 }
