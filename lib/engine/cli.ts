@@ -6,7 +6,7 @@ import { parseArgs, UsageError, type CliArgs } from './args.ts'
 import { loadWorkflow, WorkflowError, type Workflow } from './load.ts'
 import { resolveParams } from './params.ts'
 import { generalHelp, workflowHelp, CMD } from './help.ts'
-import { EventBus, type EngineEvent } from './events.ts'
+import { EventBus } from './events.ts'
 import { StateStore, resolveStateDir, newRunState, newRunId, isUnfinished, type RunState } from './state.ts'
 import { acquireLock, LockHeldError, type Lock } from './lock.ts'
 import { planResume, describeDrift, type ResumeMode } from './resume.ts'
@@ -28,7 +28,6 @@ export interface MainOptions {
   stdout?: NodeJS.WriteStream
   stderr?: NodeJS.WriteStream
 }
-
 
 /** The whole CLI. Returns the exit code; never calls process.exit itself. */
 export async function main(opts: MainOptions): Promise<number> {
