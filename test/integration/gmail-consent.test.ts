@@ -8,8 +8,9 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resetFixtures } from '../k8s/fixtures.ts'
 import { startGmailEnv, SCOPES, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
-import { startApiProxy, type ApiProxy } from '../e2e/api-proxy.ts'
-import { clusterView, type ClusterView } from '../e2e/cluster.ts'
+import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
+import type { ApiProxy } from '../e2e/api-proxy.ts'
+import type { ClusterView } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 import { DAY } from '../oauth-server/index.ts'
 
@@ -22,17 +23,9 @@ let view: ClusterView
 let sets: string[]
 
 beforeAll(async () => {
-  await resetFixtures(kubeconfig)
-  view = await clusterView(kubeconfig)
-  env = await startGmailEnv({ kubeconfig })
-  proxy = await startApiProxy(kubeconfig, { dir: env.dir })
-  sets = env.sets({ kubeconfig: proxy.kubeconfig })
+  ;({ env, proxy, view, sets } = await openProxiedSandbox(kubeconfig))
 })
-afterAll(async () => {
-  await proxy?.close()
-  await env?.close()
-  await resetFixtures(kubeconfig)
-})
+afterAll(() => closeProxiedSandbox(kubeconfig, { env, proxy }))
 
 /** Runs the CLI and asserts it left the cluster and the token file exactly as they were. */
 async function changesNothing(args: string[], opts: Parameters<GmailEnv['run']>[1] = {}): Promise<RunResult> {

@@ -8,10 +8,11 @@ import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
-import { startGmailEnv, type GmailEnv } from '../e2e/gmail-env.ts'
-import { startApiProxy, type ApiProxy } from '../e2e/api-proxy.ts'
-import { clusterView, RESTARTED_AT, type ClusterView, type WorldSnapshot } from '../e2e/cluster.ts'
+import { FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
+import type { GmailEnv } from '../e2e/gmail-env.ts'
+import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
+import type { ApiProxy } from '../e2e/api-proxy.ts'
+import { RESTARTED_AT, type ClusterView, type WorldSnapshot } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 
 const kubeconfig = inject('kubeconfig')
@@ -27,18 +28,9 @@ let beforeFirstRun: WorldSnapshot
 let firstRun: { startedAt: number; finishedAt: number; requestsFrom: number }
 
 beforeAll(async () => {
-  await resetFixtures(kubeconfig)
-  view = await clusterView(kubeconfig)
-  await view.decorateSecret(EXTRA)
-  env = await startGmailEnv({ kubeconfig })
-  proxy = await startApiProxy(kubeconfig, { dir: env.dir })
-  sets = env.sets({ kubeconfig: proxy.kubeconfig })
+  ;({ env, proxy, view, sets } = await openProxiedSandbox(kubeconfig, { decorate: EXTRA }))
 })
-afterAll(async () => {
-  await proxy?.close()
-  await env?.close()
-  await resetFixtures(kubeconfig)
-})
+afterAll(() => closeProxiedSandbox(kubeconfig, { env, proxy }))
 
 describe('--dry-run', () => {
   it('prints concrete changes with key, size and fingerprints, and changes nothing', async () => {

@@ -16,9 +16,10 @@ import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
-import { startGmailEnv, type GmailEnv, type RunningCli } from '../e2e/gmail-env.ts'
-import { startApiProxy, type ApiProxy, type ApiRequest, type HeldRequest } from '../e2e/api-proxy.ts'
-import { clusterView, RESTARTED_AT, type ClusterView, type WorldSnapshot } from '../e2e/cluster.ts'
+import type { GmailEnv, RunningCli } from '../e2e/gmail-env.ts'
+import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
+import type { ApiProxy, ApiRequest, HeldRequest } from '../e2e/api-proxy.ts'
+import { RESTARTED_AT, type ClusterView, type WorldSnapshot } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 import type { RunState } from '../../lib/engine/state.ts'
 
@@ -38,18 +39,11 @@ let view: ClusterView
 let sets: string[]
 
 beforeAll(async () => {
-  await resetFixtures(kubeconfig)
-  view = await clusterView(kubeconfig)
-  await view.decorateSecret(EXTRA)
-  env = await startGmailEnv({ kubeconfig })
-  proxy = await startApiProxy(kubeconfig, { dir: env.dir })
-  sets = env.sets({ kubeconfig: proxy.kubeconfig })
+  ;({ env, proxy, view, sets } = await openProxiedSandbox(kubeconfig, { decorate: EXTRA }))
 })
 afterAll(async () => {
-  await proxy?.close()
-  await env?.close()
   await view?.pinPods(nodeName).catch(() => {})
-  await resetFixtures(kubeconfig)
+  await closeProxiedSandbox(kubeconfig, { env, proxy })
 })
 
 const writes = (path: string, method: string) => (q: ApiRequest) => q.method === method && q.path.split('?')[0] === path && !/dryRun=/.test(q.path)
