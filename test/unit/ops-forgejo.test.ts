@@ -145,6 +145,21 @@ describe('inputs map to the engine environment', () => {
     expect(r.env).toEqual({ CREDFLOW_NON_INTERACTIVE: '1', CREDFLOW_YES: '1', CREDFLOW_STATE_DIR: '/srv/credflow' })
   })
 
+  it('nor turn it into a read-only status, a single node or another workflow; host params stay', () => {
+    const stray = {
+      CREDFLOW_STATUS: '1',
+      CREDFLOW_ONLY: 'verify-decode',
+      CREDFLOW_FORCE: '1',
+      CREDFLOW_GRAPH: '1',
+      CREDFLOW_JSON: '1',
+      CREDFLOW_WORKFLOW: 'other',
+      CREDFLOW_WORKFLOWS_DIR: '/tmp/elsewhere',
+      CREDFLOW_SET_KUBECONFIG: '/etc/credflow/kubeconfig',
+    }
+    const r = dispatch({ mode: 'apply', resume: 'false', from: 'start' }, stray)
+    expect(r.env).toEqual({ ...base, CREDFLOW_YES: '1', CREDFLOW_SET_KUBECONFIG: '/etc/credflow/kubeconfig' })
+  })
+
   it('refuses a mode it does not know (API dispatches are not limited to the options)', () => {
     const r = dispatch({ mode: 'yolo', resume: 'false', from: 'start' })
     expect(r.status).toBe(2)

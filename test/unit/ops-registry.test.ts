@@ -80,6 +80,47 @@ describe('the secrets registry loads and every entry validates', () => {
   })
 })
 
+describe('the gmail-reauth workflow acts on what the registry says', () => {
+  // The registry is the single source of truth: the workflow's defaults must be its entry, or
+  // a rename in one place would sync the token to a Secret nobody watches.
+  const entry = findEntry('platform.gmail_oauth_token', registry)
+  const workflow = parse(readFileSync(join(REPO_ROOT, 'workflows', `${entry.rotate.workflow}.yaml`), 'utf8')) as {
+    name: string
+    params: Record<string, { default?: unknown }>
+  }
+  const defaults = Object.fromEntries(Object.entries(workflow.params).map(([k, p]) => [k, p.default]))
+
+  it('is the workflow the entry names', () => {
+    expect(workflow.name).toBe(entry.rotate.workflow)
+    expect(entry.rotate.command).toBe(`npx zx tasks/run.mjs ${workflow.name}`)
+  })
+
+  it('targets exactly the Secret, key, superseded Secrets and consumers of the entry', () => {
+    const k = entry.kubernetes!
+    expect(defaults.targets).toEqual([
+      {
+        namespace: k.namespace,
+        secret: k.secret,
+        key: k.key,
+        staleSecrets: k.superseded,
+        deployments: k.consumers.map((c) => c.replace(/^deployment\//, '')),
+      },
+    ])
+    expect(k.consumers.every((c) => c.startsWith('deployment/'))).toBe(true)
+  })
+
+  it('reads the local file and the account the entry names', () => {
+    expect(defaults.tokenFile).toBe(entry.local!.path)
+    expect(entry.provider).toBe(`Google OAuth (${defaults.account})`)
+  })
+
+  it('re-consents before the alert would fire (reauthAfter < rotation_days - 1)', () => {
+    const m = /^(\d+)d$/.exec(String(defaults.reauthAfter))
+    expect(m, `reauthAfter ${defaults.reauthAfter}`).not.toBeNull()
+    expect(Number(m![1])).toBeLessThan(entry.rotation_days - 1)
+  })
+})
+
 describe('the age alert fires one day before the rotation deadline', () => {
   it('has a threshold of rotation_days minus one day, on the Secret the registry names', () => {
     const checked: string[] = []
