@@ -43,9 +43,14 @@ export function handleAuthorize(state: StandInState, url: URL, res: ServerRespon
   const pending: PendingConsent = {
     id: randomBytes(12).toString('base64url'),
     client,
-    account: state.model.signedIn,
+    account: state.model.consentingAccount(p.get('login_hint')),
     params: new URLSearchParams(p),
     scopes: normalizeScopes(splitScopes(p.get('scope'))),
+  }
+  // prompt=none: no page may be shown, so without an earlier grant of every scope asked for
+  // the answer is an error on the redirect (OpenID Connect Core §3.1.2.6, which Google follows).
+  if (splitScopes(p.get('prompt')).includes('none') && !alreadyGranted(state, pending)) {
+    return redirectError(pending, 'consent_required', res)
   }
   const decision = state.consent.decide(client.id)
   if (decision) return redirectWithDecision(state, pending, decision, res)
@@ -69,13 +74,11 @@ function redirectWithDecision(state: StandInState, pending: PendingConsent, deci
   const target = new URL(params.get('redirect_uri')!)
   const stateParam = params.get('state')
   const granted = grantedBy(decision, pending.scopes)
-  if (granted === 'denied') {
-    // A declined consent is the one error Google sends back to the redirect_uri (§2.1).
-    target.searchParams.set('error', 'access_denied')
-    if (stateParam !== null) target.searchParams.set('state', stateParam)
-    res.writeHead(302, { location: target.href }).end()
-    return
-  }
+  // A declined consent is the one error Google sends back to the redirect_uri (§2.1).
+  if (granted === 'denied') return redirectError(pending, 'access_denied', res)
+  // The redirect says whether a consent screen was shown: always with prompt=consent, and for
+  // scopes the account had not granted this project before.
+  const shown = splitScopes(params.get('prompt')).includes('consent') || !alreadyGranted(state, pending)
   // include_granted_scopes=true adds earlier grants, so the result can be a superset of the request (§2.1, §3.5).
   const scopes = params.get('include_granted_scopes') === 'true'
     ? [...new Set([...granted, ...state.model.grantedScopes(account.email, client.projectId)])]
@@ -103,8 +106,21 @@ function redirectWithDecision(state: StandInState, pending: PendingConsent, deci
   target.searchParams.set('code', code.value)
   target.searchParams.set('scope', scopes.join(' '))
   target.searchParams.set('authuser', '0')
-  target.searchParams.set('prompt', 'consent')
+  target.searchParams.set('prompt', shown ? 'consent' : 'none')
   res.writeHead(302, { location: target.href }).end()
+}
+
+function redirectError(pending: PendingConsent, error: string, res: ServerResponse): void {
+  const target = new URL(pending.params.get('redirect_uri')!)
+  target.searchParams.set('error', error)
+  const stateParam = pending.params.get('state')
+  if (stateParam !== null) target.searchParams.set('state', stateParam)
+  res.writeHead(302, { location: target.href }).end()
+}
+
+function alreadyGranted(state: StandInState, p: PendingConsent): boolean {
+  const have = new Set(state.model.grantedScopes(p.account.email, p.client.projectId))
+  return p.scopes.every((s) => have.has(s))
 }
 
 /** Desktop clients accept any loopback port; web clients need an exact match, trailing slash included (§2.1). */

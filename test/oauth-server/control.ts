@@ -25,6 +25,8 @@ export interface StandInControl {
   registerClient(spec?: ClientSpec): ClientRecord
   /** Creates or updates an account and signs it in: it is the one that consents next. */
   setAccount(spec: AccountSpec): AccountRecord
+  /** Also signs the browser in to an existing account (multi-account sessions), keeping the default. */
+  signIn(email: string): void
   deleteAccount(email: string): void
   /** Kills the account's refresh tokens that carry Gmail scopes (§3.2). */
   changePassword(email: string): void
@@ -58,6 +60,7 @@ export function createControl(state: StandInState): StandInControl {
     advance: (ms) => clock.advance(ms),
     registerClient: (spec) => model.registerClient(spec),
     setAccount: (spec) => model.setAccount(spec),
+    signIn: (email) => void model.sessions.add(account(email).email),
     deleteAccount: (email) => void (account(email).deletedAt = clock.now()),
     changePassword: (email) => void (account(email).passwordChangedAt = clock.now()),
     setConsent: (decision, clientId) => consent.set(decision, clientId),

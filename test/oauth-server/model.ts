@@ -78,7 +78,10 @@ export class GoogleModel {
   readonly codes = new Map<string, CodeRecord>()
   readonly tokens = new Map<string, TokenRecord>()
   readonly idTokens = new Set<string>()
+  /** The account the browser uses by default: the one that consents unless a login_hint picks another. */
   signedIn: AccountRecord
+  /** Every account the browser is signed in to (Google's account chooser), by email. */
+  readonly sessions = new Set<string>()
 
   constructor(readonly clock: Clock) {
     this.signedIn = this.setAccount({ email: 'operator@example.com' })
@@ -97,7 +100,10 @@ export class GoogleModel {
     return client
   }
 
-  /** Creates or updates an account and makes it the one that signs in at the next consent. */
+  /**
+   * Creates or updates an account and signs the browser in to it alone: it is the one that
+   * consents next. `signIn(email)` adds more sessions that a login_hint can pick.
+   */
   setAccount(spec: AccountSpec): AccountRecord {
     const prev = this.accounts.get(spec.email)
     const account: AccountRecord = {
@@ -110,7 +116,25 @@ export class GoogleModel {
     }
     this.accounts.set(account.email, account)
     this.signedIn = account
+    this.sessions.clear()
+    this.sessions.add(account.email)
     return account
+  }
+
+  /**
+   * Who consents for a request with this `login_hint` (an email or a `sub`, §2.1): the hinted
+   * account when the browser is signed in to it, else the default one (Google asks the user to
+   * sign in, and a person can pick any account there: the tool must check who it got).
+   */
+  consentingAccount(loginHint: string | null): AccountRecord {
+    const hint = loginHint?.trim().toLowerCase()
+    if (hint) {
+      for (const email of this.sessions) {
+        const a = this.accounts.get(email)!
+        if (a.email.toLowerCase() === hint || a.sub === hint) return a
+      }
+    }
+    return this.signedIn
   }
 
   createCode(c: Omit<CodeRecord, 'value' | 'used'>): CodeRecord {

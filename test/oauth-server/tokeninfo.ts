@@ -22,7 +22,8 @@ export async function handleTokeninfo(state: StandInState, req: IncomingMessage,
     sub: account.sub,
     scope: t.scopes.join(' '),
     exp: String(Math.floor(t.expiresAt! / 1000)),
-    expires_in: String(Math.floor((t.expiresAt! - now) / 1000)),
+    // Seconds left, counted like the token endpoint's 3599 for a fresh token.
+    expires_in: String(Math.max(0, Math.ceil((t.expiresAt! - now) / 1000) - 1)),
   }
   // email/email_verified only with the email scope; a Gmail-only grant has neither (§2.5, §2.7).
   if (t.scopes.includes(USERINFO_EMAIL)) Object.assign(body, { email: account.email, email_verified: 'true' })

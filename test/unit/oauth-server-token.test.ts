@@ -247,8 +247,15 @@ describe('tokeninfo (§2.5)', () => {
     expect(info.status).toBe(200)
     expect(Object.keys(info.json)).toEqual(['azp', 'aud', 'sub', 'scope', 'exp', 'expires_in', 'access_type'])
     for (const v of Object.values(info.json)) expect(typeof v).toBe('string')
-    expect(info.json).toMatchObject({ azp: production.id, aud: production.id, scope: `${GMAIL_SEND} ${GMAIL_READONLY}`, expires_in: '3600', access_type: 'offline' })
+    expect(info.json).toMatchObject({ azp: production.id, aud: production.id, scope: `${GMAIL_SEND} ${GMAIL_READONLY}`, expires_in: '3599', access_type: 'offline' })
     expect(Number(info.json.exp)).toBe(Math.floor(g.control.now() / 1000) + 3600)
+  })
+
+  it('counts expires_in down like the token endpoint (3599 when fresh)', async () => {
+    const t = await obtainTokens(g, production, [GMAIL_SEND])
+    expect(t.json.expires_in).toBe(3599)
+    g.control.advance(10 * 60_000)
+    expect((await tokeninfo(t.json.access_token as string)).json.expires_in).toBe('2999')
   })
 
   it('includes email and email_verified only with the email scope', async () => {

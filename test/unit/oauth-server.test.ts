@@ -57,6 +57,54 @@ describe('authorize redirects to the loopback like Google (§2.2)', () => {
   })
 })
 
+describe('login_hint and prompt (§2.1)', () => {
+  /** Consent for `req`, then exchange the code: whose token it is, and the redirect's prompt. */
+  async function consentAs(req: ReturnType<typeof buildAuthRequest>) {
+    const q = new URL(await consentRedirect(req.url)).searchParams
+    const code = q.get('code')
+    if (!code) return { error: q.get('error'), state: q.get('state') }
+    const res = await postForm(g.endpoints.tokenUrl, {
+      grant_type: 'authorization_code',
+      code,
+      client_id: desktop.id,
+      client_secret: desktop.secret,
+      redirect_uri: req.redirectUri,
+      code_verifier: req.verifier,
+    })
+    const email = g.control.issuedTokens().find((t) => t.value === (res.json as { access_token: string }).access_token)!.email
+    return { email, prompt: q.get('prompt') }
+  }
+
+  it('a hint naming a signed-in account picks it over the default one, by email or sub', async () => {
+    const hinted = g.control.setAccount({ email: 'hinted@example.com' })
+    g.control.setAccount({ email: 'default@example.com' })
+    g.control.signIn('hinted@example.com')
+    expect((await consentAs(buildAuthRequest(g, desktop, [GMAIL_SEND], { login_hint: 'Hinted@Example.com' }))).email).toBe('hinted@example.com')
+    expect((await consentAs(buildAuthRequest(g, desktop, [GMAIL_SEND], { login_hint: hinted.sub }))).email).toBe('hinted@example.com')
+    expect((await consentAs(buildAuthRequest(g, desktop, [GMAIL_SEND]))).email).toBe('default@example.com')
+  })
+
+  it('a hint naming an account the browser is not signed in to gets whoever signs in (the tool must check)', async () => {
+    g.control.setAccount({ email: 'elsewhere@example.com' })
+    g.control.setAccount({ email: 'wrong-person@example.com' }) // signs the browser out of elsewhere@
+    const r = await consentAs(buildAuthRequest(g, desktop, [GMAIL_SEND], { login_hint: 'elsewhere@example.com' }))
+    expect(r.email).toBe('wrong-person@example.com')
+  })
+
+  it('the redirect says prompt=none when no screen was needed, consent when one was shown', async () => {
+    g.control.setAccount({ email: 'prompt@example.com' })
+    expect((await consentAs(buildAuthRequest(g, desktop, [GMAIL_READONLY], { prompt: '' }))).prompt).toBe('consent') // first grant
+    expect((await consentAs(buildAuthRequest(g, desktop, [GMAIL_READONLY], { prompt: '' }))).prompt).toBe('none') // already granted
+    expect((await consentAs(buildAuthRequest(g, desktop, [GMAIL_READONLY]))).prompt).toBe('consent') // forced
+  })
+
+  it('prompt=none without an earlier grant answers consent_required on the redirect, with state', async () => {
+    g.control.setAccount({ email: 'silent@example.com' })
+    const req = buildAuthRequest(g, desktop, [GMAIL_SEND], { prompt: 'none' })
+    expect(await consentAs(req)).toEqual({ error: 'consent_required', state: req.state })
+  })
+})
+
 describe('authorize validates the client and redirect_uri on its own page (§2.1)', () => {
   it.each(['http://127.0.0.1:1/', 'http://127.0.0.1:65000/', 'http://localhost:8080/', 'http://[::1]:9000/', 'http://127.0.0.1:43210'])(
     'a Desktop client accepts any loopback port: %s',
