@@ -6,6 +6,7 @@ import { expandInstances, upstreamInstance, type Instance } from './instances.ts
 import { resolveValue, evaluateCondition, MissingOutputError, TemplateError, type Scope } from './template.ts'
 import { SATISFIED, type EventBus, type ErrorInfo, type NodeStatus, type RunStatus } from './events.ts'
 import type { ResumePlan } from './resume.ts'
+import { resolvePartialInputs, runProbe, unknownInputsNote } from './probe.ts'
 import type { NodeState, RunState, StateStore } from './state.ts'
 import type { StepContext, StepDefinition, Outputs } from './step.ts'
 
@@ -174,10 +175,12 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
 
     const scope: Scope = { params: o.params, outputs: outputsOf(inst), item: inst.item }
     let inputs: unknown
+    let whenKnown = spec.when === undefined
     try {
       if (spec.when !== undefined && !evaluateCondition(spec.when, scope)) {
         return record(inst.id, { status: 'skipped', reason: `when: ${spec.when} is false` })
       }
+      whenKnown = true
       inputs = resolveValue(spec.with ?? {}, scope)
     } catch (e) {
       if (e instanceof MissingOutputError) {
@@ -192,6 +195,8 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
           return record(inst.id, { status: 'blocked', reason: why })
         }
         if (o.dryRun) {
+          // A step that can look at the world with what is known already (its probe) says more.
+          if (whenKnown && (await probeInstead(inst, scope))) return
           // Upstream would change things first; this node's concrete plan depends on what it produces.
           const reason = `runs after ${e.node}; its inputs are known only after a real run`
           o.bus.emit({ type: 'plan', id: inst.id, changes: [{ verb: 'run', target: inst.id, detail: spec.description ?? spec.run }] })
@@ -211,6 +216,66 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
       release()
     }
   }
+
+  /** Dry run of a node whose inputs wait for upstream outputs: its probe, if it has one. False if it has none. */
+  const probeInstead = async (inst: Instance, scope: Scope): Promise<boolean> => {
+    const spec = inst.node.spec
+    const started = Date.now()
+    const stamp = () => ({ finishedAt: new Date().toISOString(), durationMs: Date.now() - started })
+    let step: StepDefinition
+    try {
+      step = await o.loadStep(spec.run)
+    } catch (e) {
+      record(inst.id, { status: 'failed', error: { message: `cannot load task ${spec.run}: ${(e as Error).message}`, reason: 'TaskLoadError' }, ...stamp() })
+      return true
+    }
+    if (!step.probe) return false
+    const release = await sem.acquire()
+    try {
+      if (o.signal.aborted && !inst.node.isFinally) return true
+      const partial = resolvePartialInputs(spec.with ?? {}, scope)
+      record(inst.id, { status: 'running', attempts: (results.get(inst.id)?.attempts ?? 0) + 1, startedAt: new Date(started).toISOString() }, { attempt: 1 })
+      const ctl = new AbortController()
+      const onRunAbort = () => ctl.abort(new Interrupted('interrupted'))
+      o.signal.addEventListener('abort', onRunAbort, { once: true })
+      const timer = spec.timeout ? setTimeout(() => ctl.abort(new TimedOut(`timed out after ${spec.timeout}`)), parseDuration(spec.timeout)!) : undefined
+      try {
+        const ctx = contextFor(inst, partial.inputs, 1, ctl.signal, started)
+        const r = await raceAbort(runProbe(step, ctx as StepContext<Record<string, unknown>>), ctl.signal)
+        o.bus.emit({ type: 'plan', id: inst.id, changes: r.changes })
+        record(inst.id, { status: 'planned', reason: [r.observed, unknownInputsNote(partial)].filter(Boolean).join('; '), ...stamp() })
+      } catch (e) {
+        const err = ctl.signal.aborted ? ctl.signal.reason : e
+        if (err instanceof Interrupted) record(inst.id, { status: 'interrupted', error: { message: 'interrupted by signal', reason: 'Interrupted' }, ...stamp() })
+        else record(inst.id, { status: 'failed', error: err instanceof TimedOut ? { message: err.message, reason: 'Timeout' } : errorInfo(err), ...stamp() })
+      } finally {
+        clearTimeout(timer)
+        o.signal.removeEventListener('abort', onRunAbort)
+      }
+      return true
+    } finally {
+      release()
+    }
+  }
+
+  const contextFor = (inst: Instance, inputs: unknown, attempt: number, signal: AbortSignal, started: number): StepContext<unknown> => ({
+    node: inst.id,
+    inputs,
+    signal,
+    dryRun: o.dryRun,
+    interactive: o.interactive,
+    runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
+    runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
+    previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
+    attempt,
+    log: (line) => {
+      o.bus.emit({ type: 'log', id: inst.id, line })
+      if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
+    },
+    withTerminal: (fn) => o.io.withTerminal(fn),
+    prompt: async (q) => (await o.io.prompt(q, signal)) ?? '',
+    statuses: () => Object.fromEntries([...results].map(([id, s]) => [id, { status: s.status, reason: s.reason, error: s.error?.message }])),
+  })
 
   const execute = async (inst: Instance, rawInputs: unknown): Promise<void> => {
     const spec = inst.node.spec
@@ -241,24 +306,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     const prevAttempts = results.get(inst.id)?.attempts ?? 0
     record(inst.id, { status: 'running', attempts: prevAttempts + 1, startedAt: new Date(started).toISOString(), inputsHash, outputs: undefined, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined }, { attempt: 1 })
 
-    const makeCtx = (attempt: number, signal: AbortSignal): StepContext<unknown> => ({
-      node: inst.id,
-      inputs,
-      signal,
-      dryRun: o.dryRun,
-      interactive: o.interactive,
-      runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
-      runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
-      previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
-      attempt,
-      log: (line) => {
-        o.bus.emit({ type: 'log', id: inst.id, line })
-        if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
-      },
-      withTerminal: (fn) => o.io.withTerminal(fn),
-      prompt: async (q) => (await o.io.prompt(q, signal)) ?? '',
-      statuses: () => Object.fromEntries([...results].map(([id, s]) => [id, { status: s.status, reason: s.reason, error: s.error?.message }])),
-    })
+    const makeCtx = (attempt: number, signal: AbortSignal) => contextFor(inst, inputs, attempt, signal, started)
 
     // Asked once, before the attempts: not under their timeout, and never again on a retry.
     if (spec.confirm && !o.yes && !o.dryRun) {

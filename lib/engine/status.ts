@@ -1,16 +1,22 @@
 import { resolveValue, MissingOutputError, evaluateCondition } from './template.ts'
 import { upstreamInstance, type Instance } from './instances.ts'
 import type { RunState } from './state.ts'
-import type { StepDefinition, Outputs } from './step.ts'
+import type { StepDefinition, StepContext, Outputs, Change } from './step.ts'
+import { resolvePartialInputs, runProbe, unknownInputsNote } from './probe.ts'
 import type { TerminalIo } from './scheduler.ts'
 import { formatDuration } from '../duration.ts'
 import { isOpsError } from '../errors.ts'
 
 export interface NodeObservation {
   id: string
-  /** done: the world is as wanted; todo: a run would change it; unknown: could not tell. */
-  state: 'done' | 'todo' | 'skipped' | 'unknown'
+  /**
+   * done: the world is as wanted; todo: a run would change it; unknown: could not tell (inputs
+   * wait for an upstream node); error: the check or probe failed.
+   */
+  state: 'done' | 'todo' | 'skipped' | 'unknown' | 'error'
   observed: string
+  /** What the step's probe says a run would change, when its inputs were only partly known. */
+  changes?: Change[]
   lastRun?: { status: string; finishedAt?: string; error?: string }
 }
 
@@ -46,9 +52,8 @@ export async function observe(args: {
         continue
       }
       const step = await args.loadStep(inst.node.spec.run)
-      const inputs = step.inputs.parse(resolveValue(inst.node.spec.with ?? {}, scope))
       const signal = AbortSignal.any([args.signal, AbortSignal.timeout(args.timeoutMs ?? 30_000)])
-      const r = await step.check({
+      const ctx = <T>(inputs: T): StepContext<T> => ({
         node: inst.id,
         inputs,
         signal,
@@ -63,18 +68,31 @@ export async function observe(args: {
         prompt: async () => '',
         statuses: () => ({}),
       })
+      let raw: unknown
+      try {
+        raw = resolveValue(inst.node.spec.with ?? {}, scope)
+      } catch (e) {
+        if (!(e instanceof MissingOutputError) || !step.probe) throw e
+        // Upstream outputs are not known: the step's probe looks with what is.
+        const partial = resolvePartialInputs(inst.node.spec.with ?? {}, scope)
+        const p = await runProbe(step, ctx(partial.inputs))
+        const would = p.changes.map((c) => `would ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
+        out.push({ id: inst.id, state: 'unknown', observed: [p.observed, ...would, unknownInputsNote(partial)].filter(Boolean).join('; '), changes: p.changes, lastRun })
+        continue
+      }
+      const r = await step.check(ctx(step.inputs.parse(raw)))
       if (r.done) outputs.set(inst.id, JSON.parse(JSON.stringify(r.outputs)))
       out.push({ id: inst.id, state: r.done ? 'done' : 'todo', observed: r.done ? r.observed : [r.reason, r.observed].filter(Boolean).join('; '), lastRun })
     } catch (e) {
-      const msg = e instanceof MissingOutputError ? `${e.message}` : isOpsError(e) ? e.message + (e.hint ? ` (hint: ${e.hint})` : '') : (e as Error).message
-      out.push({ id: inst.id, state: 'unknown', observed: msg, lastRun })
+      if (e instanceof MissingOutputError) out.push({ id: inst.id, state: 'unknown', observed: e.message, lastRun })
+      else out.push({ id: inst.id, state: 'error', observed: isOpsError(e) ? e.message + (e.hint ? ` (hint: ${e.hint})` : '') : (e as Error).message, lastRun })
     }
   }
   return out
 }
 
 export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined): string {
-  const mark = { done: '✔', todo: '✎', skipped: '↓', unknown: '?' }
+  const mark = { done: '✔', todo: '✎', skipped: '↓', unknown: '?', error: '✖' }
   const lines = [`${workflow}: status (read-only checks)`]
   if (last) {
     const when = last.finishedAt ?? last.updatedAt

@@ -20,6 +20,14 @@ export interface StepDefinition<In = any, Out extends Outputs = Outputs> {
   /** Optional read-only confirmation after `apply`; throwing fails the attempt. */
   verify?(ctx: StepContext<In>, outputs: Out): Promise<void>
   /**
+   * Read-only look at the world when some inputs are not known yet: in a dry run or --status,
+   * an upstream node has not produced the outputs this node's `with` refers to. Gets the inputs
+   * that could be resolved (the others are undefined; not validated by `inputs`). Returns what it
+   * observes and the changes it can already state (e.g. server-side dry runs that surface RBAC
+   * and admission problems before anything changes).
+   */
+  probe?(ctx: StepContext<Partial<In>>): Promise<{ observed?: string; changes?: Change[] }>
+  /**
    * Never reuse a previous success: a read-only verification step that must look at the
    * world every run. Its `check` still runs (for --status) but is not trusted as cached.
    */
