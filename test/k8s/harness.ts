@@ -41,6 +41,8 @@ export interface ControlPlane {
   /** The apiserver's self-signed serving cert bundle, usable as certificate-authority. */
   caFile: string
   runDir: string
+  /** etcd's data directory (in /dev/shm when writable): removed by stop() like runDir. */
+  etcdDir: string
   nodeName: string
   components: ReadonlyArray<{ name: string; pid: number; logFile: string }>
   /** Milliseconds per startup phase, and `total`. */
@@ -79,12 +81,15 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   }
   process.once('exit', killOnExit)
 
-  const stop = async () => {
-    if (stopped) return
+  const stopChildren = async () => {
+    if (stopped) return false
     stopped = true
     for (const c of [...components].reverse()) await stopComponent(c)
     process.removeListener('exit', killOnExit)
-    if (!keep) removeDirs()
+    return true
+  }
+  const stop = async () => {
+    if ((await stopChildren()) && !keep) removeDirs()
   }
 
   try {
@@ -161,11 +166,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     progress(`[plane] ready in ${(timings.total / 1000).toFixed(1)}s: ${server} (kubeconfig ${kubeconfigPath})`)
 
     return {
-      kubeconfigPath, server, adminToken, caFile, runDir, nodeName, timings, stop,
+      kubeconfigPath, server, adminToken, caFile, runDir, etcdDir, nodeName, timings, stop,
       components: components.map(({ name, pid, logFile }) => ({ name, pid, logFile })),
     }
   } catch (e) {
-    await stop().catch(() => {})
+    // The error quotes the failing component's log tail; keep every log for the rest.
+    await stopChildren().catch(() => {})
+    rmSync(etcdDir, { recursive: true, force: true })
+    if (e instanceof Error) e.message += `\n(every component's log is kept in ${runDir}; remove it when done)`
     throw e
   }
 }
