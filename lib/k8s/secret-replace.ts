@@ -28,6 +28,8 @@ export interface ReplaceSecretRequest extends SecretRef {
   now?: () => Date
   /** More annotations for the new object (names and times only, never content). */
   annotations?: Record<string, string>
+  /** What continues the work once a refusal is fixed (named when the Secret is left missing). */
+  resumeCommand?: string
   /** Receives the Secret as read, before it is deleted: persist it to be able to `restoreSecret`. */
   beforeDelete?: (previous: SecretSnapshot) => void | Promise<void>
 }
@@ -77,15 +79,11 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
   }
   const action = previous ? 'replaced' : 'created'
 
+  // Both halves are asked of the server first (dryRun=All): a Role without `create`, or an
+  // admission policy refusing the new object, must stop us before the delete, not after it.
+  // (With no Secret to delete, a refused create changes nothing: no need to ask twice.)
+  if (previous || dryRun) await preflight(kube, previous, desired, req.signal, dryRun)
   if (dryRun) {
-    if (previous) await deleteSecret(kube, ref, { dryRun, signal: req.signal, preconditions: preconditionsOf(previous) })
-    try {
-      await createSecret(kube, desired, { dryRun, signal: req.signal })
-    } catch (e) {
-      // The dry-run delete left the Secret in place, so a dry-run create ends in AlreadyExists,
-      // which the apiserver checks only after authorization, admission and validation passed.
-      if (!(previous && isAlreadyExists(e))) throw e
-    }
     const predicted = { ...desired, uid: '', resourceVersion: '', creationTimestamp: now } as SecretSnapshot
     return { action, dryRun, previous, current: predicted }
   }
@@ -104,7 +102,27 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
     if (live?.data[req.key]?.equals(req.value)) return { action, dryRun, previous, current: live }
     if (isAlreadyExists(e)) throw changedUnderUs(ref, 'someone recreated it between our delete and our create')
     if (!previous) throw e
-    throw await restoreAfterFailedCreate(kube, previous, e as OpsError)
+    throw await restoreAfterFailedCreate(kube, previous, e as OpsError, req.resumeCommand)
+  }
+}
+
+/**
+ * Server-side dry run (dryRun=All) of the delete, with the same uid and resourceVersion
+ * preconditions, and of the create. The dry-run delete leaves the Secret in place, so the
+ * dry-run create of an existing Secret ends in AlreadyExists, which the apiserver checks only
+ * after authentication, authorization, admission and validation passed: that answer is a pass.
+ */
+async function preflight(kube: Kube, previous: SecretSnapshot | undefined, desired: SecretSpec, signal: AbortSignal | undefined, dryRun: boolean): Promise<void> {
+  try {
+    if (previous) await deleteSecret(kube, desired, { dryRun: true, signal, preconditions: preconditionsOf(previous) })
+    try {
+      await createSecret(kube, desired, { dryRun: true, signal })
+    } catch (e) {
+      if (!(previous && isAlreadyExists(e))) throw e
+    }
+  } catch (e) {
+    if (dryRun || !(e instanceof OpsError) || e.reason === 'Aborted') throw e
+    throw new OpsError(`${e.message}; checked before the delete, so nothing was changed`, { reason: e.reason, hint: e.hint, retryable: e.retryable })
   }
 }
 
@@ -125,7 +143,7 @@ export async function restoreSecret(kube: Kube, backup: SecretSnapshot, opts: { 
   return createSecret(kube, spec, opts)
 }
 
-async function restoreAfterFailedCreate(kube: Kube, previous: SecretSnapshot, createError: OpsError): Promise<OpsError> {
+async function restoreAfterFailedCreate(kube: Kube, previous: SecretSnapshot, createError: OpsError, resumeCommand?: string): Promise<OpsError> {
   const where = `secrets "${previous.name}" in namespace "${previous.namespace}"`
   try {
     await restoreSecret(kube, previous)
@@ -136,9 +154,11 @@ async function restoreAfterFailedCreate(kube: Kube, previous: SecretSnapshot, cr
     })
   } catch (restoreError) {
     const why = (restoreError as Error).message
+    const fix = createError.hint ? `fix the refusal first (${createError.hint})` : 'fix the refusal first'
+    const then = resumeCommand ? `then run ${resumeCommand}` : 'then rerun with --resume'
     return new OpsError(`${where} is MISSING: it was deleted, then ${createError.message}; restoring the previous Secret failed too${why === createError.message ? ' (same refusal)' : `: ${why}`}`, {
       reason: 'SecretMissing',
-      hint: 'the copy taken before the delete is in the run directory: rerun with --resume and update-secret recreates the Secret from it',
+      hint: `${fix}; ${then}: update-secret recreates the Secret from the copy taken before the delete (kept in the run directory)`,
     })
   }
 }

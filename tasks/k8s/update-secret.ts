@@ -5,7 +5,7 @@
 // grant with a newer access token is updated in place, so the alert keeps counting from the
 // consent. The previous Secret is backed up (0600, run directory) until verify-decode
 // passes; a crash between delete and create is healed on --resume.
-import { basename } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { OpsError } from '../../lib/errors.ts'
@@ -76,6 +76,15 @@ function withoutLastApplied(a: Record<string, string>): Record<string, string> {
   return rest
 }
 
+/** `<state-dir>/<workflow>/runs/<run-id>` -> the command that continues that run. */
+const resumeCommand = (runDir: string) => `npx zx tasks/run.mjs ${basename(dirname(dirname(runDir)))} --resume ${basename(runDir)}`
+
+/** A refusal by RBAC: say where the workflow's Role is written down. */
+function pointAtRole(e: unknown): unknown {
+  if (!(e instanceof OpsError) || !/\bForbidden\b/.test(e.message) || /denied by admission/.test(e.message)) return e
+  return new OpsError(e.message, { reason: e.reason, retryable: e.retryable, hint: `${e.hint ?? 'grant the verb in the Role'} (deploy/rbac.yaml lists every verb the workflow needs)` })
+}
+
 const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
 
 /**
@@ -139,7 +148,9 @@ export default defineStep({
         outputs: outputsOf(predicted, inputs.key),
       }
     }
-    const r = await replaceSecret(kube, { namespace: inputs.namespace, name: inputs.secret, key: inputs.key, value: bytes, dryRun: true, signal })
+    const r = await replaceSecret(kube, { namespace: inputs.namespace, name: inputs.secret, key: inputs.key, value: bytes, dryRun: true, signal }).catch((e) => {
+      throw pointAtRole(e)
+    })
     const before = r.previous?.data[inputs.key]
     const detail = `key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${before ? before.fingerprint : 'new key'} -> ${bytes.fingerprint})`
     const verb = r.action === 'unchanged' ? 'keep' : r.previous ? 'replace' : 'create'
@@ -200,9 +211,12 @@ export default defineStep({
         value: bytes,
         annotations: consent,
         signal,
+        resumeCommand: runDir ? resumeCommand(runDir) : undefined,
         beforeDelete: (prev) => {
           if (runDir) log(`backed up the previous Secret to ${saveBackup(runDir, prev)}`)
         },
+      }).catch((e) => {
+        throw pointAtRole(e)
       })
       current = r.current
       log(`${r.action} ${where(inputs)} key ${inputs.key} (${bytes.fingerprint}, ${bytes.length} bytes)`)

@@ -175,6 +175,29 @@ describe('a bad cluster target', () => {
     expect(r.stdout).toMatch(/hint: grant it in the Role, then check with: kubectl auth can-i delete secrets\/gmail-oauth-token -n basketball-api/)
   })
 
+  it('RBAC: a Role without create on Secrets is refused before the delete; the Secret keeps its uid, resourceVersion and data', async () => {
+    const sa = await serviceAccountKubeconfig(kubeconfig, {
+      namespace: ns,
+      name: 'gmail-no-create',
+      dir: env.dir,
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'delete', 'update'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+        { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      ],
+    })
+    const before = (await view.secret())!
+    const r = await refused({ kubeconfig: sa })
+    const line = failedLine(r, `update-secret[${ns}]`)
+    expect(line).toMatch(/Forbidden: cannot create secrets "gmail-oauth-token" in namespace "basketball-api" \(RBAC: system:serviceaccount:basketball-api:gmail-no-create\) \(server dry-run\); checked before the delete, so nothing was changed/)
+    expect(r.stdout).toMatch(/hint: grant it in the Role, then check with: kubectl auth can-i create secrets\/gmail-oauth-token -n basketball-api --as=system:serviceaccount:basketball-api:gmail-no-create \(deploy\/rbac\.yaml lists every verb the workflow needs\)/)
+    expect(r.stdout).not.toMatch(/backed up the previous Secret|MISSING/)
+    const after = (await view.secret())!
+    expect(after.metadata).toMatchObject({ uid: before.metadata!.uid, resourceVersion: before.metadata!.resourceVersion })
+    expect(after.data).toEqual(before.data)
+  })
+
   it('a target Secret of an unexpected type (kubernetes.io/tls) is refused', async () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64')
     await view.apply([

@@ -10,8 +10,9 @@
 //   verify-decode  its pod list held
 // After each resume, the nodes that had succeeded are kept (not rerun) and their effects are
 // not repeated (no second consent, no second Secret recreation, no second restart).
-// A second scenario has the apiserver refuse the CREATE (a ValidatingAdmissionPolicy): the run
-// fails with the Secret missing, and --resume rebuilds it from the backup once the policy is gone.
+// A second scenario has the apiserver refuse the CREATE after the DELETE (a ValidatingAdmissionPolicy
+// that admits the dry runs update-secret asks first, as if it changed in between): the run fails
+// with the Secret missing, and --resume rebuilds it from the backup once the policy is gone.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -223,13 +224,15 @@ describe('--resume after SIGKILL at every step', () => {
 })
 
 describe('the apiserver refuses the CREATE after the DELETE went through', () => {
+  const PROBE = 'credflow-policy-probe'
   const policy = [
     {
       apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'credflow-test-no-token-secret' },
       spec: {
         failurePolicy: 'Fail',
         matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['secrets'] }] },
-        validations: [{ expression: `object.metadata.name != '${FIXTURE.secret}'`, message: 'test policy: no token Secret' }],
+        // Dry runs pass: update-secret's own preflight would otherwise stop it before the DELETE.
+        validations: [{ expression: `request.dryRun == true || !(object.metadata.name in ['${FIXTURE.secret}', '${PROBE}'])`, message: 'test policy: no token Secret' }],
       },
     },
     {
@@ -237,12 +240,12 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
       spec: { policyName: 'credflow-test-no-token-secret', validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
     },
   ]
-  /** Policies take effect asynchronously: a server-side dry-run create of the Secret tells. */
+  /** Policies take effect asynchronously: a real create of a probe Secret the policy also names tells. */
   const createAllowed = async () => {
-    const body = { metadata: { name: FIXTURE.secret, namespace: ns }, data: {} }
-    return view.core.createNamespacedSecret({ namespace: ns, body, dryRun: 'All' }).then(
-      () => true,
-      (e: any) => (e?.code === 409 ? true : false), // AlreadyExists comes after admission
+    const body = { metadata: { name: PROBE, namespace: ns }, data: {} }
+    return view.core.createNamespacedSecret({ namespace: ns, body }).then(
+      async () => (await view.core.deleteNamespacedSecret({ name: PROBE, namespace: ns }), true),
+      () => false,
     )
   }
   afterAll(async () => {
@@ -259,9 +262,9 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
     expect(failed.code, failed.stdout).toBe(1)
     expect(failed.stdout).toMatch(/\[update-secret\[basketball-api\]\] FAILED.*secrets "gmail-oauth-token" in namespace "basketball-api" is MISSING/)
     expect(failed.stdout).toMatch(/denied by admission.*test policy: no token Secret/)
-    expect(failed.stdout).toContain('--resume')
     expect(await view.secret()).toBeUndefined()
     const run = env.runs().at(-1)!
+    expect(failed.stdout).toMatch(new RegExp(`hint: fix the refusal first \\(.*\\); then run npx zx tasks/run\\.mjs gmail-reauth --resume ${run.runId}:`))
     expect(run.nodes[U].status).toBe('failed')
     expect(backups(run)).toHaveLength(1)
 

@@ -173,7 +173,7 @@ describe('tokenInfo (§2.5)', () => {
   it('converts the string-typed fields and lists the scopes', async () => {
     const { access } = await grant()
     const info = await tokenInfo(access, { endpoints: g.endpoints })
-    expect(info).toMatchObject({ azp: testingClient.id, aud: testingClient.id, scope: [GMAIL_SEND, GMAIL_READONLY], expiresIn: 3600, accessType: 'offline' })
+    expect(info).toMatchObject({ azp: testingClient.id, aud: testingClient.id, scope: [GMAIL_SEND, GMAIL_READONLY], expiresIn: 3599, accessType: 'offline' })
     expect(info.expiresAt.getTime()).toBe(Math.floor(g.control.now() / 1000) * 1000 + 3600_000)
     expect(info.email).toBeUndefined() // a Gmail-only grant carries no email (§2.7)
   })
