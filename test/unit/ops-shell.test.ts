@@ -118,12 +118,13 @@ describe('shellcheck', () => {
 })
 
 describe('usage', () => {
-  it('--help prints the usage with every step and exits 0', () => {
-    const r = run(undefined, ['--help'])
+  it.each(['--help', '-h'])('%s prints the usage with every step and exits 0, running nothing', (flag) => {
+    const r = run(undefined, [flag])
     expect(r.status).toBe(0)
     expect(r.stdout).toMatch(/^Usage: gmail-reauth\.sh \[options\]/)
-    for (const flag of ['--dry-run', '--resume', '--from STEP', '--yes', '--non-interactive']) expect(r.stdout).toContain(flag)
+    for (const f of ['--dry-run', '--resume', '--from STEP', '--yes', '--non-interactive']) expect(r.stdout).toContain(f)
     expect(r.stdout).toContain(STEPS.join(' '))
+    expect(r.stderr).toBe('')
   })
 
   it('an unknown flag exits 2 with the usage on stderr', () => {
