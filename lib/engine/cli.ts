@@ -19,6 +19,7 @@ import { summaryTable } from './render/summary.ts'
 import { jsonSummary } from './render/json.ts'
 import type { StepDefinition, Change } from './step.ts'
 import { fingerprint } from '../secret-value.ts'
+import { NextCommands } from './command.ts'
 
 export interface MainOptions {
   argv: string[]
@@ -79,6 +80,7 @@ export async function main(opts: MainOptions): Promise<number> {
     return 0
   }
   const store = new StateStore(resolveStateDir(args.stateDir, env), wf.name)
+  const next = new NextCommands({ workflow: wf.name, workflowArg: args.workflow, stateDirFlag: args.stateDir, env, set: args.set, secretParams: new Set(Object.keys(wf.params).filter((k) => wf.params[k].secret)) })
   const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
   let previous: RunState | undefined
   if (mode.kind !== 'fresh' && !args.status) {
@@ -149,7 +151,7 @@ export async function main(opts: MainOptions): Promise<number> {
   }
   for (const s of [out, err]) s.on?.('error', onPipeError)
   try {
-    if (args.status) return await statusCommand({ wf, params, store, loadStep, io, signal: ctl.signal, json: args.json, out })
+    if (args.status) return await statusCommand({ wf, params, store, loadStep, io, signal: ctl.signal, json: args.json, out, next })
 
     if (previous) {
       const drift = describeDrift(previous, wf.hash, shownParams)
@@ -213,6 +215,7 @@ export async function main(opts: MainOptions): Promise<number> {
       previous,
       history,
       io,
+      next,
     })
     if (state) {
       state.status = result.status
@@ -231,10 +234,12 @@ export async function main(opts: MainOptions): Promise<number> {
       table.trimEnd(),
       '',
       args.dryRun
-        ? `dry run: nothing was changed and no state was written. Apply with: ${CMD} ${wf.name}`
+        ? result.exitCode === 0
+          ? `dry run: nothing was changed and no state was written. Apply with: ${next.fresh()}`
+          : `dry run: nothing was changed and no state was written; a check, plan or probe failed. Fix the cause above, then check again: ${next.fresh('--dry-run')}`
         : state
           ? `${result.status}: run ${state.runId}, state ${shortPath(join(store.runDir(state.runId), 'state.json'))}` +
-            (result.status === 'succeeded' ? '' : `\n${nextStep(result, `${CMD} ${wf.name}`)}`)
+            (result.status === 'succeeded' ? '' : `\n${nextStep(result, next)}`)
           : '',
     ].join('\n')
     ;(args.json ? err : out).write(tail + '\n')
@@ -271,9 +276,10 @@ async function statusCommand(a: {
   signal: AbortSignal
   json: boolean
   out: NodeJS.WriteStream
+  next: NextCommands
 }): Promise<number> {
   const last = a.store.latest()
-  const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io })
+  const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next })
   if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, lastRun: last ? { runId: last.runId, status: last.status, finishedAt: last.finishedAt ?? null } : null, nodes: obs }, null, 2) + '\n')
   else a.out.write(formatStatus(a.wf.name, obs, last))
   return 0
@@ -285,12 +291,13 @@ function usage(say: (s: string) => void, message: string): number {
 }
 
 /** What to run after a failed run: a step's own hint wins when it names how to rerun. */
-function nextStep(result: RunResult, cmd: string): string {
+function nextStep(result: RunResult, next: NextCommands): string {
   const hints = Object.values(result.nodes).flatMap((n) => (n.error?.hint && /--(from|only|resume)\b/.test(n.error.hint) ? [n.error.hint] : []))
   if (hints.length) return 'next: follow the hint above'
-  if (result.status === 'interrupted' || result.status === 'incomplete') return `next: continue with ${cmd} --resume`
-  if (result.exitCode === 0) return `next: the nodes run now succeeded; the rest of the run needs ${cmd} --resume`
-  return `next: fix the cause above, then ${cmd} --resume (keeps what succeeded)`
+  const resume = next.resume('--resume')
+  if (result.status === 'interrupted' || result.status === 'incomplete') return `next: continue with ${resume}`
+  if (result.exitCode === 0) return `next: the nodes run now succeeded; the rest of the run needs ${resume}`
+  return `next: fix the cause above, then ${resume} (keeps what succeeded)`
 }
 
 function shortPath(p: string): string {

@@ -6,6 +6,7 @@ import { expandInstances, upstreamInstance, type Instance } from './instances.ts
 import { resolveValue, evaluateCondition, MissingOutputError, TemplateError, type Scope } from './template.ts'
 import { SATISFIED, type EventBus, type ErrorInfo, type NodeStatus, type RunStatus } from './events.ts'
 import type { ResumePlan } from './resume.ts'
+import type { NextCommands } from './command.ts'
 import { resolvePartialInputs, runProbe, unknownInputsNote } from './probe.ts'
 import type { NodeState, RunState, StateStore } from './state.ts'
 import type { StepContext, StepDefinition, Outputs } from './step.ts'
@@ -36,6 +37,8 @@ export interface RunOptions {
   /** The latest recorded run, for `previousOutputs` on a fresh run (e.g. the last consent time). */
   history?: RunState
   io: TerminalIo
+  /** The commands printed in hints, carrying --state-dir and the workflows dir. */
+  next: NextCommands
 }
 
 export interface RunResult {
@@ -268,6 +271,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
     previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
     attempt,
+    command: (...flags) => o.next.resume(...flags),
     log: (line) => {
       o.bus.emit({ type: 'log', id: inst.id, line })
       if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
@@ -379,7 +383,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     if (spec.interactive && !o.interactive) {
       throw new OpsError(`${inst.id} needs an operator at a terminal: ${reason}`, {
         reason: 'NeedsOperator',
-        hint: step.runbook?.(ctx) ?? `run it by hand on a terminal: npx zx tasks/run.mjs ${o.workflow.name} --only ${inst.node.id}`,
+        hint: step.runbook?.(ctx) ?? `run it by hand on a terminal: ${o.next.resume('--only', inst.id)}`,
       })
     }
     ctx.log(`applying: ${reason}`)

@@ -5,6 +5,7 @@ import type { StepDefinition, StepContext, Outputs, Change } from './step.ts'
 import { resolvePartialInputs, runProbe, unknownInputsNote } from './probe.ts'
 import type { TerminalIo } from './scheduler.ts'
 import { formatDuration } from '../duration.ts'
+import type { NextCommands } from './command.ts'
 import { isOpsError } from '../errors.ts'
 
 export interface NodeObservation {
@@ -31,6 +32,7 @@ export async function observe(args: {
   last?: RunState
   signal: AbortSignal
   io: TerminalIo
+  next: NextCommands
   timeoutMs?: number
 }): Promise<NodeObservation[]> {
   const outputs = new Map<string, Outputs | undefined>()
@@ -63,6 +65,7 @@ export async function observe(args: {
         runStartedAt: args.last?.startedAt ?? new Date().toISOString(),
         previousOutputs: args.last?.nodes[inst.id]?.outputs,
         attempt: 1,
+        command: (...flags: string[]) => args.next.resume(...flags),
         log: () => {},
         withTerminal: (fn) => args.io.withTerminal(fn),
         prompt: async () => '',

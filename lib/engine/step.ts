@@ -75,6 +75,11 @@ export interface StepContext<In> {
   readonly previousOutputs: Outputs | undefined
   /** 1-based attempt number. */
   readonly attempt: number
+  /**
+   * The command that continues this run with `flags`, for hints: `command('--from', 'verify-scopes')`.
+   * It carries a non-default --state-dir and workflows directory, shell-quoted.
+   */
+  command(...flags: string[]): string
   /** A progress line for the renderers. Never pass secret material. */
   log(line: string): void
   /** Give a child process the terminal (the live view pauses while `fn` runs). */

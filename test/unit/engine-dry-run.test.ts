@@ -53,7 +53,7 @@ describe('--dry-run shows the planned changes', () => {
     expect(lines.some((l) => l.includes('[b] would'))).toBe(false)
     expect(r.stdout).toMatch(/\nb +✔ cached +\S+ +.*b up to date\n/)
     expect(r.stdout).toMatch(/\na +~ planned +\S+ +.*a missing\n/)
-    expect(r.stdout).toContain('dry run: nothing was changed and no state was written. Apply with: npx zx tasks/run.mjs diamond')
+    expect(r.stdout).toContain(`dry run: nothing was changed and no state was written. Apply with: CREDFLOW_WORKFLOWS_DIR=${sb.env.CREDFLOW_WORKFLOWS_DIR} npx zx tasks/run.mjs diamond --state-dir ${sb.state} --set dir=${sb.data}\n`)
   })
   it('plans through a node that would fail only at apply time (a fatal step still plans)', async () => {
     const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--set', 'fatalC=true', '--dry-run'], sb.env)

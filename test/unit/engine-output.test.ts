@@ -60,7 +60,7 @@ describe('the summary table', () => {
     expect(rows.c.slice(1, 2)).toEqual(['✖ failed'])
     expect(rows.c[3]).toBe('c: told to fail')
     expect(rows.d).toEqual(['d', '⊘ blocked', '-', 'upstream c failed'])
-    expect(r.stdout).toMatch(/\nfailed: run \S+, state \S+\nnext: fix the cause above, then npx zx tasks\/run\.mjs diamond --resume \(keeps what succeeded\)\n$/)
+    expect(r.stdout).toMatch(/\nfailed: run \S+, state \S+\nnext: fix the cause above, then CREDFLOW_WORKFLOWS_DIR=\S+ npx zx tasks\/run\.mjs diamond --state-dir \S+ --resume \(keeps what succeeded\)\n$/)
   })
   it('ends a dry run and a skip-laden run too', async () => {
     const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--set', 'skipD=true', '--dry-run'], sb.env)

@@ -143,7 +143,7 @@ describe('--only after a failed run', () => {
     expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1) // b fails 3 times; d, e blocked
     const only = await diamond(sb.env, '--set', 'failB=3', '--only', 'b') // b's 4th attempt succeeds
     expect(only.code).toBe(0)
-    expect(only.stdout).toMatch(/next: the nodes run now succeeded; the rest of the run needs npx zx tasks\/run\.mjs diamond --resume/)
+    expect(only.stdout).toMatch(/next: the nodes run now succeeded; the rest of the run needs .*npx zx tasks\/run\.mjs diamond --state-dir \S+ --resume$/m)
     const s = readState(sb.state, 'diamond')
     expect(s.nodes.b.status).toBe('succeeded')
     expect(s.nodes.d.status).toBe('blocked')
