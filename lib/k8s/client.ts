@@ -56,7 +56,7 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
     const why = redact(String((e as Error).message ?? e).split('\n')[0])
     throw new OpsError(`cannot load ${source}: ${why}`, {
       reason: 'KubeconfigInvalid',
-      hint: 'pass --kubeconfig <path> or set KUBECONFIG; check it with: kubectl config view',
+      hint: 'fix the file, or point at another one: --set kubeconfig=<path> (or set KUBECONFIG); check it with: kubectl config view',
     })
   }
   if (target.context) {
@@ -64,7 +64,7 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
       const known = kc.getContexts().map((c) => c.name)
       throw new OpsError(`context "${target.context}" not found in ${source} (known: ${known.join(', ') || 'none'})`, {
         reason: 'ContextNotFound',
-        hint: 'kubectl config get-contexts',
+        hint: 'kubectl config get-contexts; then --set context=<name>',
       })
     }
     kc.setCurrentContext(target.context)
@@ -74,7 +74,7 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
   if (!context || !cluster) {
     throw new OpsError(`${source} has no usable current context${context ? ` ("${context}" names no cluster)` : ''}`, {
       reason: 'ContextNotFound',
-      hint: 'kubectl config get-contexts; then pass --context <name>',
+      hint: 'kubectl config get-contexts; then --set context=<name>',
     })
   }
   const server = cluster.server

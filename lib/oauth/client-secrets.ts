@@ -76,7 +76,7 @@ export function resolveClient(file: { clientId?: string; clientSecret?: SecretVa
   if (!secrets) {
     throw new OpsError('the token file has no client_id/client_secret and no client secrets file was given', {
       reason: 'ClientMissing',
-      hint: `Pass the Desktop client's JSON. ${DOWNLOAD_HINT}`,
+      hint: `Give the Desktop client's JSON with --set clientSecretsFile=<path>. ${DOWNLOAD_HINT}`,
     })
   }
   if (file.clientId && file.clientId !== secrets.clientId) {

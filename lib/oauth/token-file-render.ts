@@ -31,7 +31,7 @@ export function googleAuthDoc(
   if (!client) {
     throw new OpsError('a google-auth token file needs client_id and client_secret, and none are known', {
       reason: 'ClientMissing',
-      hint: "Pass the Desktop client's client secrets JSON.",
+      hint: "Give the Desktop client's client secrets JSON: --set clientSecretsFile=<path>.",
     })
   }
   const values: Record<string, unknown> = {

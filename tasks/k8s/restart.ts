@@ -91,13 +91,13 @@ export default defineStep({
         restartedAt = r.restartedAt
         log(`restarted ${target(inputs, o.name)} (restartedAt ${r.restartedAt})`)
       } else log(`${target(inputs, o.name)} already restarted at ${o.restartedAt}; waiting only`)
-      const s = await waitForRollout(kube, ref, {
+      // onProgress reports every new status line, the final "successfully rolled out" included.
+      await waitForRollout(kube, ref, {
         signal,
         timeoutMs: parseDuration(inputs.rolloutTimeout),
         minGeneration,
         onProgress: (p) => log(p.message.trim()),
       })
-      log(s.message.trim())
       restarted.push({ name: o.name, restartedAt })
     }
     return { restarted }

@@ -103,11 +103,14 @@ function sameGrant(live: SecretSnapshot | undefined, key: string, bytes: SecretV
   }
 }
 
-/** The live Secret with `data[key]` replaced, identity and refresh time kept. */
+/**
+ * The live Secret with `data[key]` replaced, identity and refresh time kept. kubectl's
+ * last-applied annotation is dropped: it holds the applied object, old token included.
+ */
 function inPlace(live: SecretSnapshot, key: string, bytes: SecretValue) {
   return {
     ...live,
-    annotations: { ...live.annotations, [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
+    annotations: { ...withoutLastApplied(live.annotations), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
     data: { ...live.data, [key]: bytes },
   }
 }

@@ -116,6 +116,7 @@ describe('bad client secrets', () => {
     const sdk = await env.seedTokenFile({ format: 'gmail-sdk' })
     const r = await refused({ clientSecretsFile: '' }, sdk)
     expect(failedLine(r, 'reauth')).toMatch(/the token file has no client_id\/client_secret and no client secrets file was given/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: Give the Desktop client's JSON with --set clientSecretsFile=<path>\./)
   })
 
   it("another client's secrets for a token file without client fields", async () => {
@@ -133,7 +134,7 @@ describe('a bad cluster target', () => {
   it('a kube context that does not exist', async () => {
     const r = await refused({ context: 'nope' })
     expect(failedLine(r, `update-secret[${ns}]`)).toMatch(/context "nope" not found in \S+ \(known: credflow-test\)/)
-    expect(r.stdout).toMatch(/hint: kubectl config get-contexts/)
+    expect(r.stdout).toMatch(/hint: kubectl config get-contexts; then --set context=<name>/)
   })
 
   it('a cluster that does not answer (kubeconfig pointing at a closed port)', async () => {

@@ -72,6 +72,8 @@ describe('the first run: built-in consent over the loopback redirect, then the s
 
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/\[reauth\] consent received via loopback/)
+    // The rollout's end is reported once, not once by the progress callback and again after it.
+    expect(r.stdout.match(/\[restart\[basketball-api\]\] deployment "basketball-api" successfully rolled out/g)).toHaveLength(1)
     expect(env.standIn.control.authorizations()).toHaveLength(2) // the seed's consent, then this run's
     const [run] = env.runs()
     expect(run.status).toBe('succeeded')

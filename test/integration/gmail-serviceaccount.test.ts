@@ -15,6 +15,7 @@ import {
 
 const admin = inject('kubeconfig')
 const ns = FIXTURE.namespace
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
 const SA_USER = `system:serviceaccount:${WORKFLOW_SA.namespace}:${WORKFLOW_SA.name}`
 
 let saPath: string
@@ -90,6 +91,9 @@ describe('gmail-reauth with only the ServiceAccount token', () => {
     doc.token = 'ya29.refreshed-access-token-for-the-same-grant'
     doc.expiry = new Date(Date.now() + 3_600_000).toISOString().replace('Z', '')
     writeFileSync(env.tokenFile, JSON.stringify(doc), { mode: 0o600 })
+    // Someone once ran kubectl apply on it: the annotation holds the applied object, old token included.
+    const lastApplied = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', data: { [FIXTURE.key]: (await view.secret())!.data![FIXTURE.key] } })
+    await view.decorateSecret({ annotations: { [LAST_APPLIED]: lastApplied, 'example.com/owner': 'ops' } })
     const before = (await view.secret())!
     const restartedBefore = (await view.deployment()).spec!.template.metadata!.annotations![RESTARTED_AT]
 
@@ -100,6 +104,8 @@ describe('gmail-reauth with only the ServiceAccount token', () => {
     const after = (await view.secret())!
     expect(after.metadata!.uid).toBe(before.metadata!.uid)
     expect(after.metadata!.creationTimestamp).toEqual(before.metadata!.creationTimestamp)
+    expect(after.metadata!.annotations).not.toHaveProperty([LAST_APPLIED])
+    expect(after.metadata!.annotations).toMatchObject({ 'example.com/owner': 'ops' })
     expect((await view.secretBytes())!.equals(readFileSync(env.tokenFile))).toBe(true)
     expect((await view.deployment()).spec!.template.metadata!.annotations![RESTARTED_AT]).toBe(restartedBefore)
     expect(r.stdout).toMatch(/\[restart\[basketball-api\]\] cached/)

@@ -54,11 +54,14 @@ describe('connect: choosing the context', () => {
     const e = await failure(connect({ kubeconfig, context: 'prod' }, { probe: false }))
     expect(e.reason).toBe('ContextNotFound')
     expect(e.message).toBe(`context "prod" not found in ${kubeconfig} (known: dead-ctx, other-ctx)`)
-    expect(e.hint).toBe('kubectl config get-contexts')
+    expect(e.hint).toBe('kubectl config get-contexts; then --set context=<name>')
   })
   it('reports an unreadable kubeconfig', async () => {
     const e = await failure(connect({ kubeconfig: join(dir, 'missing') }, { probe: false }))
     expect(e.reason).toBe('KubeconfigInvalid')
+    // The hint names flags that exist: kubeconfig is a workflow param (--set), not a CLI flag.
+    expect(e.hint).toContain('--set kubeconfig=<path>')
+    expect(e.hint).not.toMatch(/--kubeconfig\b/)
   })
 })
 

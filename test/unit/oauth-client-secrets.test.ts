@@ -73,6 +73,6 @@ describe('resolveClient: the token is bound to its client (§2.4)', () => {
 
   it('refuses a client secrets file for another client, and no client at all', () => {
     expect(() => resolveClient({ clientId: 'b.apps.googleusercontent.com' }, secrets)).toThrow(expect.objectContaining({ reason: 'ClientMismatch' }))
-    expect(() => resolveClient({})).toThrow(expect.objectContaining({ reason: 'ClientMissing' }))
+    expect(() => resolveClient({})).toThrow(expect.objectContaining({ reason: 'ClientMissing', hint: expect.stringContaining('--set clientSecretsFile=<path>') }))
   })
 })
