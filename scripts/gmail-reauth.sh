@@ -118,6 +118,29 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 ENGINE=("$ROOT/node_modules/.bin/zx" "$ROOT/tasks/run.mjs" gmail-reauth)
+
+# Check the cluster the workflow will use: its kubeconfig and context params (CREDFLOW_SET_*
+# from the environment, overridden by -- --set kubeconfig=... / --set context=...).
+kube_config=${CREDFLOW_SET_KUBECONFIG:-}
+kube_context=${CREDFLOW_SET_CONTEXT:-}
+for ((i = 0; i < ${#engine_args[@]}; i++)); do
+  a=${engine_args[i]}
+  if [[ "$a" == --set && $((i + 1)) -lt ${#engine_args[@]} ]]; then
+    a=${engine_args[i + 1]}
+  elif [[ "$a" == --set=* ]]; then
+    a=${a#--set=}
+  else
+    continue
+  fi
+  case "$a" in
+    kubeconfig=*) kube_config=${a#kubeconfig=} ;;
+    context=*) kube_context=${a#context=} ;;
+  esac
+done
+kube_config=${kube_config/#\~/$HOME}
+if [[ -n "$kube_config" && ! -r "$kube_config" ]]; then
+  die "kubeconfig $kube_config (the kubeconfig param) does not exist or is not readable"
+fi
 # Prints the current context, or fails with what is wrong ($KUBECONFIG, then ~/.kube/config).
 # shellcheck disable=SC2016 # JavaScript in single quotes: nothing to expand
 KUBE_PROBE='
@@ -126,9 +149,18 @@ KUBE_PROBE='
   import { homedir } from "node:os"
   import { join } from "node:path"
   // Without any file, loadFromDefault invents a context for http://localhost:8080: say so instead.
-  const files = (process.env.KUBECONFIG || join(homedir(), ".kube", "config")).split(":").filter(Boolean)
+  const wanted = { file: process.env.PROBE_KUBECONFIG, context: process.env.PROBE_CONTEXT }
+  const files = (wanted.file || process.env.KUBECONFIG || join(homedir(), ".kube", "config")).split(":").filter(Boolean)
   const kc = new k8s.KubeConfig()
-  if (files.some(existsSync)) kc.loadFromDefault()
+  if (wanted.file) kc.loadFromFile(wanted.file)
+  else if (files.some(existsSync)) kc.loadFromDefault()
+  if (wanted.context) {
+    if (!kc.getContexts().some((c) => c.name === wanted.context)) {
+      console.error(`no kube context "${wanted.context}" (the context param) in ${files.join(":")}`)
+      process.exit(1)
+    }
+    kc.setCurrentContext(wanted.context)
+  }
   const context = kc.getCurrentContext()
   if (!context || !kc.getCurrentCluster()) {
     console.error("no current kube context: set KUBECONFIG to the credflow-gmail-reauth kubeconfig")
@@ -144,16 +176,25 @@ KUBE_PROBE='
   }'
 
 if command -v kubectl >/dev/null; then
-  context=$(kubectl config current-context 2>/dev/null) ||
-    die "kubectl has no current context: set KUBECONFIG to the credflow-gmail-reauth kubeconfig or run \`kubectl config use-context NAME\`"
+  kubectl=(kubectl ${kube_config:+--kubeconfig "$kube_config"})
+  if [[ -n "$kube_context" ]]; then
+    known=$("${kubectl[@]}" config get-contexts -o name 2>/dev/null) || known=''
+    [[ $'\n'"$known"$'\n' == *$'\n'"$kube_context"$'\n'* ]] ||
+      die "no kube context \"$kube_context\" (the context param) in ${kube_config:-${KUBECONFIG:-~/.kube/config}}"
+    context=$kube_context
+    kubectl+=(--context "$kube_context")
+  else
+    context=$("${kubectl[@]}" config current-context 2>/dev/null) ||
+      die "kubectl has no current context: set KUBECONFIG to the credflow-gmail-reauth kubeconfig or run \`kubectl config use-context NAME\`"
+  fi
   # /readyz is readable by every authenticated user (system:public-info-viewer).
-  if ! err=$(kubectl --request-timeout=10s get --raw=/readyz 2>&1 >/dev/null); then
+  if ! err=$("${kubectl[@]}" --request-timeout=10s get --raw=/readyz 2>&1 >/dev/null); then
     die "cannot reach the cluster of kube context \"$context\": ${err:-no answer}"
   fi
   say "kube context: ${BOLD}$context${RESET}"
 else
   # No kubectl: ask GET /version with the client library and kubeconfig rules the engine uses.
-  if ! context=$(cd "$ROOT" && node --input-type=module -e "$KUBE_PROBE" 2>&1); then die "$context"; fi
+  if ! context=$(cd "$ROOT" && PROBE_KUBECONFIG=$kube_config PROBE_CONTEXT=$kube_context node --input-type=module -e "$KUBE_PROBE" 2>&1); then die "$context"; fi
   say "kube context: ${BOLD}$context${RESET} (checked without kubectl)"
 fi
 

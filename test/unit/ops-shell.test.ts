@@ -62,8 +62,10 @@ function sandbox(opts: { deps?: boolean; kubectl?: 'ok' | 'no-context' | 'unreac
   if (kubectl !== 'absent') {
     executable(join(bin, 'kubectl'), [
       '#!/bin/bash',
+      `echo "$*" >> ${join(dir, 'kubectl.log')}`,
       `case "$*" in`,
-      `  "config current-context") ${kubectl === 'no-context' ? 'echo "error: current-context is not set" >&2; exit 1' : 'echo operator@prod'} ;;`,
+      `  *"config current-context") ${kubectl === 'no-context' ? 'echo "error: current-context is not set" >&2; exit 1' : 'echo operator@prod'} ;;`,
+      `  *"config get-contexts -o name") printf 'operator@prod\\nstaging\\n' ;;`,
       `  *readyz*) ${kubectl === 'unreachable' ? 'echo "The connection to the server 10.9.9.9:6443 was refused" >&2; exit 1' : 'echo ok'} ;;`,
       '  *) echo "unexpected kubectl $*" >&2; exit 99 ;;',
       'esac',
@@ -193,6 +195,42 @@ describe('prerequisites', () => {
     const r = run(sandbox({ kubectl: 'unreachable' }), [])
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('cannot reach the cluster of kube context "operator@prod": The connection to the server 10.9.9.9:6443 was refused')
+  })
+
+  it('checks the context and kubeconfig the workflow will use (--set after --, or CREDFLOW_SET_*)', () => {
+    const sb = sandbox()
+    const kubeconfig = join(sb.root, 'ops.kubeconfig')
+    writeFileSync(kubeconfig, '{}')
+    const r = run(sb, ['--', '--set', 'context=staging', `--set=kubeconfig=${kubeconfig}`])
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stderr).toContain('kube context: staging')
+    const calls = readFileSync(join(sb.root, '../kubectl.log'), 'utf8')
+    expect(calls).toContain(`--kubeconfig ${kubeconfig} --context staging --request-timeout=10s get --raw=/readyz`)
+    expect(calls).not.toContain('current-context')
+
+    const fromEnv = sandbox()
+    expect(run(fromEnv, [], { CREDFLOW_SET_CONTEXT: 'staging' }).stderr).toContain('kube context: staging')
+  })
+
+  it('refuses a context param the kubeconfig does not have, or a kubeconfig param that is not there', () => {
+    const sb = sandbox()
+    const r = run(sb, ['--', '--set', 'context=prod-typo'])
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('no kube context "prod-typo" (the context param)')
+    const missing = run(sb, ['--', '--set', 'kubeconfig=/nonexistent/kubeconfig'])
+    expect(missing.status).toBe(1)
+    expect(missing.stderr).toContain('kubeconfig /nonexistent/kubeconfig (the kubeconfig param) does not exist')
+    expect(engineCalls(sb)).toEqual([])
+  })
+
+  it('without kubectl, probes the context param, not the current context', () => {
+    const sb = sandbox({ kubectl: 'absent' })
+    const file = kubeconfigFor('http://127.0.0.1:9')
+    const r = run(sb, ['--', '--set', 'context=nope'], { KUBECONFIG: file })
+    expect(r.status).toBe(1)
+    expect(r.stderr).toContain('no kube context "nope" (the context param)')
+    const ok = run(sb, ['--', '--set', 'context=operator@test', '--set', `kubeconfig=${file}`], { KUBECONFIG: '/nonexistent' })
+    expect(ok.stderr).toContain('cannot reach the cluster of kube context "operator@test" (http://127.0.0.1:9)')
   })
 
   it('without kubectl, reports a missing kubeconfig', () => {
