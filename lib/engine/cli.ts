@@ -8,18 +8,19 @@ import { resolveParams } from './params.ts'
 import { generalHelp, workflowHelp, CMD } from './help.ts'
 import { EventBus } from './events.ts'
 import { StateStore, resolveStateDir, newRunState, newRunId, isUnfinished, type RunState } from './state.ts'
-import { acquireLock, LockHeldError, type Lock } from './lock.ts'
+import { acquireLock, inspectLock, LockHeldError, type Lock } from './lock.ts'
 import { planResume, describeDrift, type ResumeMode } from './resume.ts'
 import { runWorkflow, type TerminalIo, type RunResult } from './scheduler.ts'
 import { expandInstances } from './instances.ts'
 import { toMermaid } from './graph.ts'
-import { observe, formatStatus } from './status.ts'
+import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
 import { plainRenderer } from './render/plain.ts'
 import { summaryTable } from './render/summary.ts'
 import { jsonSummary } from './render/json.ts'
 import type { StepDefinition, Change } from './step.ts'
 import { fingerprint } from '../secret-value.ts'
-import { NextCommands } from './command.ts'
+import { NextCommands, shellQuote } from './command.ts'
+import { hostname } from 'node:os'
 
 export interface MainOptions {
   argv: string[]
@@ -182,12 +183,12 @@ export async function main(opts: MainOptions): Promise<number> {
         lock = acquireLock(store.workflowDir, runId)
       } catch (e) {
         if (e instanceof LockHeldError) {
-          say(`credflow: ${e.message}\nlock: ${e.path}\nhint: wait for it to finish; if that process is gone from this host the lock is taken over automatically`)
+          say(`credflow: ${e.message}\nlock: ${e.path}\nhint: ${lockHint(e)}`)
           return 3
         }
         throw e
       }
-      if (lock.tookOver) bus.emit({ type: 'notice', message: `took over a stale lock from pid ${lock.tookOver.pid} (started ${lock.tookOver.startedAt}), which is no longer running` })
+      if (lock.tookOver) bus.emit({ type: 'notice', message: lock.tookOver })
       if (previous) {
         state = { ...previous, status: 'running', pid: process.pid, resumes: previous.resumes + 1, finishedAt: undefined, workflowHash: wf.hash, params: shownParams }
       } else {
@@ -279,10 +280,32 @@ async function statusCommand(a: {
   next: NextCommands
 }): Promise<number> {
   const last = a.store.latest()
+  const gone = last ? goneRun(last, a.store, a.next) : undefined
   const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next })
-  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, lastRun: last ? { runId: last.runId, status: last.status, finishedAt: last.finishedAt ?? null } : null, nodes: obs }, null, 2) + '\n')
-  else a.out.write(formatStatus(a.wf.name, obs, last))
+  const lastRun = last ? { runId: last.runId, status: lastRunStatus(last, gone), finishedAt: last.finishedAt ?? null, ...(gone ? { processGone: true, reason: gone.why, next: gone.resume } : {}) } : null
+  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, lastRun, nodes: obs }, null, 2) + '\n')
+  else a.out.write(formatStatus(a.wf.name, obs, last, gone))
   return 0
+}
+
+/** A run recorded as running must hold the workflow's lock; when it does not, its process was killed or crashed. */
+function goneRun(last: RunState, store: StateStore, next: NextCommands): GoneRun | undefined {
+  if (last.status !== 'running') return undefined
+  const lock = inspectLock(store.workflowDir)
+  if (lock.kind === 'live' && lock.holder.runId === last.runId) return undefined
+  if (lock.kind === 'unreadable') return undefined // cannot tell; the lock's own error shows on the next run
+  const why =
+    lock.kind === 'stale' && lock.holder?.runId === last.runId
+      ? `its lock names pid ${lock.holder.pid} on ${lock.holder.host}, ${lock.why}`
+      : `no live process holds its lock (it was run by pid ${last.pid} on ${last.host})`
+  return { why, resume: next.resume('--resume', last.runId) }
+}
+
+function lockHint(e: LockHeldError): string {
+  const byHand = `once you are sure no run of it is active, the lock file may be removed by hand: rm ${shellQuote(e.path)}`
+  if (!e.holder) return byHand
+  if (e.holder.host !== hostname()) return `that run is on another host sharing this state directory; wait for it there. If it died, ${byHand}`
+  return `wait for it to finish (a lock whose process is gone is taken over automatically); ${byHand}`
 }
 
 function usage(say: (s: string) => void, message: string): number {

@@ -94,13 +94,28 @@ export async function observe(args: {
   return out
 }
 
-export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined): string {
+/** A run whose state says running while no live process holds the workflow's lock for it. */
+export interface GoneRun {
+  /** e.g. "pid 123 on ops-host is no longer running". */
+  why: string
+  resume: string
+}
+
+/** The last run as --status shows it: a run recorded as running whose process is gone crashed. */
+export function lastRunStatus(last: RunState, gone: GoneRun | undefined): string {
+  return gone ? 'interrupted' : last.status
+}
+
+export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined, gone?: GoneRun): string {
   const mark = { done: '✔', todo: '✎', skipped: '↓', unknown: '?', error: '✖' }
   const lines = [`${workflow}: status (read-only checks)`]
   if (last) {
     const when = last.finishedAt ?? last.updatedAt
     const ago = formatDuration(Date.now() - Date.parse(when))
-    lines.push(`last run ${last.runId}: ${last.status}, ${ago} ago`)
+    if (gone) {
+      lines.push(`last run ${last.runId}: interrupted (process gone: its state says running, but ${gone.why}; killed or crashed), last saved ${ago} ago`)
+      lines.push(`next: continue it with ${gone.resume}`)
+    } else lines.push(`last run ${last.runId}: ${last.status}, ${ago} ago`)
   } else lines.push('last run: none recorded in this state directory')
   lines.push('')
   const w = Math.max(4, ...obs.map((o) => o.id.length))

@@ -3,6 +3,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { hostname } from 'node:os'
 import { sandbox, spawnCli, runMain, readState, readEvents, waitFor, applied, type Sandbox, type Child } from '../fixtures/engine/harness.ts'
 
 let sb: Sandbox
@@ -82,5 +83,27 @@ describe.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)('%s', (sig) => {
     expect(existsSync(join(sb.state, 'diamond', 'lock'))).toBe(false)
     expect(c.stdout()).toMatch(/\n\nNODE +STATUS +DURATION +NOTE\n/)
     expect(c.stdout()).toMatch(/\nb +! interrupted /)
+  })
+})
+
+describe('--status after a SIGKILL', () => {
+  it('shows the run as interrupted (process gone), not running, with the --resume command', async () => {
+    const c = await startSlow(5000)
+    const { runId } = readState(sb.state, 'diamond')
+    c.proc.kill('SIGKILL')
+    await c.exited
+    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--status'], sb.env)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain(`last run ${runId}: interrupted (process gone: its state says running, but its lock names pid ${c.proc.pid} on ${hostname()}, which is no longer running; killed or crashed)`)
+    expect(r.stdout).toMatch(new RegExp(`\nnext: continue it with .*npx zx tasks/run\\.mjs diamond --state-dir \\S+ --resume ${runId}\n`))
+    const doc = JSON.parse((await runMain(['diamond', '--set', `dir=${sb.data}`, '--status', '--json'], sb.env)).stdout)
+    expect(doc.lastRun).toMatchObject({ runId, status: 'interrupted', processGone: true })
+  })
+  it('still shows a live run as running', async () => {
+    await startSlow(5000)
+    const { runId } = readState(sb.state, 'diamond')
+    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--status'], sb.env)
+    expect(r.stdout).toMatch(new RegExp(`last run ${runId}: running, `))
+    expect(r.stdout).not.toContain('process gone')
   })
 })
