@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
 import { SecretValue } from '../secret-value.ts'
 import type { OAuthClient } from './client-secrets.ts'
@@ -18,6 +19,13 @@ export interface CallOptions {
   /** Per request; default 15 s. */
   timeoutMs?: number
   now?: () => Date
+  /**
+   * Attempts for the idempotent calls (refresh, tokeninfo, Gmail profile) when Google answers
+   * 5xx/429 or a transient error body, times out or cannot be reached; default 3. Waits
+   * `backoffMs` (default 500), doubling, between them. The code exchange is never retried.
+   */
+  attempts?: number
+  backoffMs?: number
 }
 
 /** A token endpoint answer (§2.3). `refreshToken` is only present after a code exchange. */
@@ -36,7 +44,8 @@ export interface TokenResponse {
 }
 
 export interface TokenInfo {
-  azp: string
+  /** The authorized party; Google omits it when it equals `aud`. */
+  azp?: string
   aud: string
   sub?: string
   scope: string[]
@@ -71,7 +80,8 @@ export async function refreshAccessToken(
     refresh_token: refreshToken.revealString(),
   })
   if (opts.scopes?.length) form.set('scope', opts.scopes.join(' '))
-  return tokenRequest('refresh the access token', client, form, opts)
+  // A refresh changes nothing on Google's side that a second one would undo: safe to repeat.
+  return withRetry(opts, () => tokenRequest('refresh the access token', client, form, opts))
 }
 
 /** Trade the authorization code for tokens with the same redirect_uri and the PKCE verifier (§2.3, §8 step 3). */
@@ -88,11 +98,16 @@ export async function exchangeCode(
     client_id: client.clientId,
     client_secret: client.clientSecret.revealString(),
   })
+  // Never retried: a code is single-use, and a second try after a lost answer gets invalid_grant.
   return tokenRequest('exchange the authorization code', client, form, opts)
 }
 
 /** What Google says about an access token (§2.5). POST with a Bearer header: a token in a URL ends up in logs. */
 export async function tokenInfo(accessToken: SecretValue, opts: CallOptions = {}): Promise<TokenInfo> {
+  return withRetry(opts, () => tokenInfoOnce(accessToken, opts))
+}
+
+async function tokenInfoOnce(accessToken: SecretValue, opts: CallOptions): Promise<TokenInfo> {
   const what = 'check the access token (tokeninfo)'
   const url = resolveEndpoints(opts.endpoints).tokeninfoUrl
   const sentAt = now(opts)
@@ -108,12 +123,12 @@ export async function tokenInfo(accessToken: SecretValue, opts: CallOptions = {}
   // Every tokeninfo value is a string, numbers and booleans included (§2.5).
   const b = body as Record<string, unknown>
   const expiresIn = Number(b.expires_in)
-  if (typeof b.azp !== 'string' || typeof b.aud !== 'string' || typeof b.scope !== 'string' || !Number.isFinite(expiresIn)) {
+  if ((b.azp !== undefined && typeof b.azp !== 'string') || typeof b.aud !== 'string' || typeof b.scope !== 'string' || !Number.isFinite(expiresIn)) {
     throw badResponse(what)
   }
   const exp = Number(b.exp)
   return {
-    azp: b.azp,
+    azp: typeof b.azp === 'string' && b.azp !== '' ? b.azp : undefined,
     aud: b.aud,
     sub: typeof b.sub === 'string' ? b.sub : undefined,
     scope: parseScopes(b.scope),
@@ -127,6 +142,10 @@ export async function tokenInfo(accessToken: SecretValue, opts: CallOptions = {}
 
 /** The mailbox behind an access token; needs a read-capable Gmail scope, `gmail.send` is not enough (§2.7). */
 export async function gmailProfile(accessToken: SecretValue, opts: CallOptions = {}): Promise<GmailProfile> {
+  return withRetry(opts, () => gmailProfileOnce(accessToken, opts))
+}
+
+async function gmailProfileOnce(accessToken: SecretValue, opts: CallOptions): Promise<GmailProfile> {
   const what = 'read the Gmail profile'
   const url = resolveEndpoints(opts.endpoints).gmailProfileUrl
   const { status, body } = await send(what, url, { method: 'GET', headers: bearer(accessToken) }, opts)
@@ -226,6 +245,42 @@ function unavailable(what: string, status: number, error?: string, description?:
     retryable: true,
     hint: 'Google had a transient failure; retrying usually helps.',
   })
+}
+
+/** What a later attempt can cure: Google's 5xx/429 and transient bodies, timeouts, the network. */
+const TRANSIENT = new Set(['GoogleUnavailable', 'Timeout', 'NetworkError'])
+
+/**
+ * Repeats an idempotent call on a transient failure (google-auth does the same, research note
+ * §1.2), so one 503 does not fail a step that must not be retried as a whole (reauth's check:
+ * a node retry would prompt for a consent again). The last failure says how often it was tried.
+ */
+async function withRetry<T>(opts: CallOptions, call: () => Promise<T>): Promise<T> {
+  const attempts = Math.max(1, opts.attempts ?? 3)
+  let wait = opts.backoffMs ?? 500
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call()
+    } catch (e) {
+      if (!(e instanceof OpsError) || !TRANSIENT.has(e.reason) || opts.signal?.aborted) throw e
+      if (attempt >= attempts) {
+        throw new OpsError(`${e.message} (tried ${attempts} times)`, {
+          reason: e.reason,
+          retryable: true,
+          hint:
+            e.reason === 'GoogleUnavailable'
+              ? 'Google kept failing: wait a few minutes, then rerun with --resume (incidents: https://status.cloud.google.com).'
+              : `${e.hint ?? ''} Then rerun with --resume.`.trim(),
+        })
+      }
+      try {
+        await sleep(wait, undefined, { signal: opts.signal })
+      } catch {
+        throw new OpsError(`${e.message.split(':')[0]}: cancelled`, { reason: 'Aborted' })
+      }
+      wait *= 2
+    }
+  }
 }
 
 type Request = { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: URLSearchParams }

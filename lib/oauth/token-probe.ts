@@ -1,13 +1,14 @@
 /**
  * "Does this token file work, for whom, with which scopes?" asked of Google itself:
  * refresh against the token endpoint (the response's `scope` is the grant; the file's own
- * `scopes` list is only what was requested), cross-check tokeninfo's azp/aud against the
- * client id, and read the Gmail profile to learn the account. Read-only: nothing is written.
+ * `scopes` list is only what was requested), cross-check tokeninfo (aud, and azp when
+ * present, equal the client id; its scope holds every required scope), and read the Gmail
+ * profile to learn the account. Read-only: nothing is written.
  */
 import { OpsError } from '../errors.ts'
 import { readTokenFile, type TokenFile } from './token-file.ts'
 import { readClientSecrets, resolveClient, type OAuthClient } from './client-secrets.ts'
-import { refreshAccessToken, tokenInfo, gmailProfile } from './google-client.ts'
+import { refreshAccessToken, tokenInfo, gmailProfile, type TokenInfo } from './google-client.ts'
 import { compareScopes } from './scopes.ts'
 import type { GoogleEndpoints } from './endpoints.ts'
 
@@ -41,20 +42,27 @@ export async function probeToken(req: ProbeRequest): Promise<TokenProbe> {
   const opts = { endpoints: req.endpoints, signal: req.signal }
   const tokens = await refreshAccessToken(client, file.refreshToken, opts)
   const info = await tokenInfo(tokens.accessToken, opts)
-  if (info.azp !== client.clientId && info.aud !== client.clientId) {
-    throw new OpsError(`the access token was issued to client ${info.aud || info.azp}, not to ${client.clientId}`, {
-      reason: 'ClientMismatch',
-      hint: 'the token file and the client secrets belong to different OAuth clients; re-run reauth with the right client',
-    })
-  }
+  checkAudience(info, client)
   const profile = await gmailProfile(tokens.accessToken, opts)
-  const { missing } = compareScopes(tokens.scope, req.requiredScopes)
+  // Google's two answers must both carry every scope: the refresh response's `scope` is the
+  // grant, tokeninfo's is what the access token can actually do.
+  const missing = [...new Set([...compareScopes(tokens.scope, req.requiredScopes).missing, ...compareScopes(info.scope, req.requiredScopes).missing])]
   return {
     file,
     client,
     grantedScopes: tokens.scope,
-    missingScopes: missing,
+    missingScopes: req.requiredScopes.filter((s) => missing.includes(s)),
     email: profile.emailAddress,
     refreshTokenExpiresIn: tokens.refreshTokenExpiresIn,
   }
+}
+
+/** The access token must be for our client: `aud` always, and `azp` too when Google sends it. */
+function checkAudience(info: TokenInfo, client: OAuthClient): void {
+  const wrong = info.aud !== client.clientId ? `aud ${info.aud}` : info.azp !== undefined && info.azp !== client.clientId ? `azp ${info.azp}` : undefined
+  if (!wrong) return
+  throw new OpsError(`the access token was issued to another client (tokeninfo ${wrong}), not to ${client.clientId}`, {
+    reason: 'ClientMismatch',
+    hint: 'the token file and the client secrets belong to different OAuth clients; re-run reauth with the right client (--set clientSecretsFile=<path> of the client that issued the token)',
+  })
 }

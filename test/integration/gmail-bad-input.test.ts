@@ -130,6 +130,28 @@ describe('bad client secrets', () => {
   })
 })
 
+describe('Google failing on the first refresh (reauth has no node retry: it would ask for a consent again)', () => {
+  it('one 503 is retried inside the call and the run goes through', async () => {
+    writeFileSync(env.tokenFile, goodToken, { mode: 0o600 })
+    const before = env.standIn.control.requestCount('/token')
+    env.standIn.control.injectTokenFaults({ status: 503 })
+    const r = await env.run([...env.sets(), '--non-interactive', '--yes'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const run = env.runs().at(-1)!
+    expect(run.status).toBe('succeeded')
+    expect(run.nodes.reauth.attempts).toBeLessThanOrEqual(1) // no node retry, no second consent
+    expect(r.stdout).not.toMatch(/FAILED/)
+    expect(env.standIn.control.requestCount('/token') - before).toBeGreaterThanOrEqual(3) // 503, reauth's retry, verify-scopes
+  })
+
+  it('persistent 503s: reauth fails saying Google kept failing, three attempts, what to do; nothing changed', async () => {
+    env.standIn.control.injectTokenFaults({ status: 503, count: 3 })
+    const r = await refused({})
+    expect(failedLine(r, 'reauth')).toMatch(/refresh the access token: Google answered HTTP 503 internal_failure "Backend Error" \(tried 3 times\)/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: Google kept failing: wait a few minutes, then rerun with --resume/)
+  })
+})
+
 describe('a bad cluster target', () => {
   it('a kube context that does not exist', async () => {
     const r = await refused({ context: 'nope' })

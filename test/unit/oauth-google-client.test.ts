@@ -105,20 +105,36 @@ describe('refreshAccessToken (§2.3)', () => {
     expect(e.reason).toBe('invalid_scope')
   })
 
-  it('5xx answers are retryable, and the next attempt succeeds', async () => {
+  it('one 503 is retried (after ~0.5 s) and the refresh succeeds', async () => {
     const { refresh } = await grant()
+    const before = g.control.requestCount('/token')
     g.control.injectTokenFaults({ status: 503 })
-    const e = await failure(refreshAccessToken(client, refresh, { endpoints: g.endpoints }))
-    expect(e).toMatchObject({ reason: 'GoogleUnavailable', retryable: true })
-    expect(e.message).toContain('HTTP 503')
-    await expect(refreshAccessToken(client, refresh, { endpoints: g.endpoints })).resolves.toBeTruthy()
+    const started = Date.now()
+    const r = await refreshAccessToken(client, refresh, { endpoints: g.endpoints })
+    expect(r.accessToken.revealString()).toMatch(/^ya29\./)
+    expect(g.control.requestCount('/token') - before).toBe(2)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450)
   })
 
-  it('a slow answer times out as retryable Timeout', async () => {
+  it('persistent 503s: three attempts (backoff 0.5 s, 1 s), then a retryable GoogleUnavailable that says so', async () => {
     const { refresh } = await grant()
-    g.control.injectTokenFaults({ delayMs: 1000 })
-    const e = await failure(refreshAccessToken(client, refresh, { endpoints: g.endpoints, timeoutMs: 100 }))
+    const before = g.control.requestCount('/token')
+    g.control.injectTokenFaults({ status: 503, count: 3 })
+    const started = Date.now()
+    const e = await failure(refreshAccessToken(client, refresh, { endpoints: g.endpoints }))
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+    expect(g.control.requestCount('/token') - before).toBe(3)
+    expect(e).toMatchObject({ reason: 'GoogleUnavailable', retryable: true })
+    expect(e.message).toBe('refresh the access token: Google answered HTTP 503 internal_failure "Backend Error" (tried 3 times)')
+    expect(e.hint).toMatch(/^Google kept failing: wait a few minutes, then rerun with --resume/)
+  })
+
+  it('a slow answer times out as retryable Timeout, after every attempt timed out', async () => {
+    const { refresh } = await grant()
+    g.control.injectTokenFaults({ delayMs: 1000, count: 3 })
+    const e = await failure(refreshAccessToken(client, refresh, { endpoints: g.endpoints, timeoutMs: 100, backoffMs: 10 }))
     expect(e).toMatchObject({ reason: 'Timeout', retryable: true })
+    expect(e.message).toMatch(/no answer from 127\.0\.0\.1:\d+ within 100 ms \(tried 3 times\)$/)
   })
 
   it('the caller can abort; that is not retryable', async () => {
@@ -130,19 +146,34 @@ describe('refreshAccessToken (§2.3)', () => {
     expect(e).toMatchObject({ reason: 'Aborted', retryable: false })
   })
 
+  it('an abort during the backoff ends the wait at once', async () => {
+    const { refresh } = await grant()
+    g.control.injectTokenFaults({ status: 503 })
+    const ac = new AbortController()
+    setTimeout(() => ac.abort(), 100)
+    const started = Date.now()
+    const e = await failure(refreshAccessToken(client, refresh, { endpoints: g.endpoints, signal: ac.signal, backoffMs: 5000 }))
+    expect(e).toMatchObject({ reason: 'Aborted', retryable: false })
+    expect(e.message).toBe('refresh the access token: cancelled')
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
+
   it('an unreachable endpoint is a retryable NetworkError', async () => {
     const { refresh } = await grant()
     const dead = await startGoogleStandIn()
     await dead.close()
-    const e = await failure(refreshAccessToken(client, refresh, { endpoints: { tokenUrl: dead.endpoints.tokenUrl } }))
+    const e = await failure(refreshAccessToken(client, refresh, { endpoints: { tokenUrl: dead.endpoints.tokenUrl }, backoffMs: 10 }))
     expect(e).toMatchObject({ reason: 'NetworkError', retryable: true })
     expect(e.message).toContain('ECONNREFUSED')
+    expect(e.message).toContain('(tried 3 times)')
   })
 
-  it('a 200 that is not a token response is BadResponse and its body is never quoted', async () => {
+  it('a 200 that is not a token response is BadResponse (not repeated) and its body is never quoted', async () => {
     const { refresh } = await grant()
+    const before = g.control.requestCount('/token')
     g.control.injectTokenFaults({ status: 200, body: { refresh_token: 'leaky-looking-body', expires_in: 'soon' } })
     const e = await failure(refreshAccessToken(client, refresh, { endpoints: g.endpoints }))
+    expect(g.control.requestCount('/token') - before).toBe(1)
     expect(e.reason).toBe('BadResponse')
     expect(e.message).not.toContain('leaky-looking-body')
   })
@@ -156,6 +187,17 @@ describe('exchangeCode (§2.3)', () => {
     const r = await exchangeCode(client, { code: new SecretValue(code), codeVerifier: new SecretValue(req.verifier), redirectUri: req.redirectUri }, { endpoints: g.endpoints })
     expect(r.refreshToken?.revealString()).toMatch(/^1\/\/0/)
     expect(r.scope).toEqual([GMAIL_READONLY])
+  })
+
+  it('is never retried, not even after a 503: a code is single-use', async () => {
+    const req = buildAuthRequest(g, testingClient, [GMAIL_SEND])
+    const code = new URL(await consentRedirect(req.url)).searchParams.get('code')!
+    const before = g.control.requestCount('/token')
+    g.control.injectTokenFaults({ status: 503 })
+    const e = await failure(exchangeCode(client, { code: new SecretValue(code), codeVerifier: new SecretValue(req.verifier), redirectUri: req.redirectUri }, { endpoints: g.endpoints }))
+    expect(e).toMatchObject({ reason: 'GoogleUnavailable' })
+    expect(e.message).not.toContain('tried')
+    expect(g.control.requestCount('/token') - before).toBe(1)
   })
 
   it('a reused code is invalid_grant with a hint to start the consent again', async () => {
