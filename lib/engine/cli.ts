@@ -16,7 +16,7 @@ import { toMermaid } from './graph.ts'
 import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
 import { plainRenderer } from './render/plain.ts'
 import { summaryTable } from './render/summary.ts'
-import { jsonSummary } from './render/json.ts'
+import { jsonSummary, refusalJson, type RefusalStatus } from './render/json.ts'
 import type { StepDefinition, Change } from './step.ts'
 import { fingerprint } from '../secret-value.ts'
 import { NextCommands, shellQuote } from './command.ts'
@@ -38,13 +38,26 @@ export async function main(opts: MainOptions): Promise<number> {
   const err = opts.stderr ?? process.stderr
   const say = (s: string) => err.write(s.endsWith('\n') ? s : s + '\n')
 
+  // --json promises one document on stdout, refusals included: decide before parsing can fail.
+  let json = jsonWanted(opts.argv, env)
+  let workflowName: string | undefined
+  const refuse = (r: { status: RefusalStatus; exitCode: number; error: string; hint?: string; text: string; extra?: Record<string, unknown> }): number => {
+    say(r.text)
+    if (json) out.write(refusalJson({ workflow: workflowName, ...r }))
+    return r.exitCode
+  }
+  const usage = (message: string) =>
+    refuse({ status: 'usage-error', exitCode: 2, error: message, hint: `run '${CMD} --help' for usage`, text: `credflow: ${message}\nRun '${CMD} --help' for usage.` })
+
   let args: CliArgs
   try {
     args = parseArgs(opts.argv, env)
   } catch (e) {
-    if (e instanceof UsageError) return usage(say, e.message)
+    if (e instanceof UsageError) return usage(e.message)
     throw e
   }
+  json = args.json
+  workflowName = args.workflow
   const workflowsDir = env.CREDFLOW_WORKFLOWS_DIR ? resolve(env.CREDFLOW_WORKFLOWS_DIR) : join(opts.root, 'workflows')
   if (args.list) {
     out.write(listWorkflows(workflowsDir))
@@ -55,22 +68,23 @@ export async function main(opts: MainOptions): Promise<number> {
       out.write(generalHelp())
       return 0
     }
-    return usage(say, 'name a workflow (see --list)')
+    return usage('name a workflow (see --list)')
   }
 
   const file = findWorkflow(workflowsDir, args.workflow)
-  if (!file) return usage(say, `no workflow "${args.workflow}" in ${relative(process.cwd(), workflowsDir) || '.'} (see ${CMD} --list)`)
+  if (!file) return usage(`no workflow "${args.workflow}" in ${relative(process.cwd(), workflowsDir) || '.'} (see ${CMD} --list)`)
   const tasksDir = join(dirname(dirname(file)), 'tasks')
   let wf: Workflow
   try {
     wf = loadWorkflow(file, { taskExists: (id) => existsSync(join(tasksDir, `${id}.ts`)) || existsSync(join(tasksDir, `${id}.js`)) })
   } catch (e) {
     if (e instanceof WorkflowError) {
-      say(`credflow: invalid workflow:\n${e.message}`)
-      return 2
+      const hint = 'fix each problem at the position shown (file:line:col), then run again'
+      return refuse({ status: 'invalid', exitCode: 2, error: `invalid workflow:\n${e.message}`, hint, text: `credflow: invalid workflow:\n${e.message}\nhint: ${hint}`, extra: { problems: e.problems } })
     }
     throw e
   }
+  workflowName = wf.name
   if (args.help) {
     out.write(workflowHelp(wf))
     return 0
@@ -88,20 +102,20 @@ export async function main(opts: MainOptions): Promise<number> {
     const latest = store.latest()
     // Resume continues the newest run only while it is unfinished: a newer success wins over an older failure.
     previous = typeof args.resume === 'string' ? store.load(args.resume) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
-    if (typeof args.resume === 'string' && !previous) return usage(say, `--resume ${args.resume}: no such run in ${store.workflowDir}`)
+    if (typeof args.resume === 'string' && !previous) return usage(`--resume ${args.resume}: no such run in ${store.workflowDir}`)
     if (!previous && mode.kind === 'resume') {
       say(`credflow: nothing to resume: ${latest ? `the latest run ${latest.runId} ${latest.status}` : `no run of ${wf.name} in ${store.workflowDir}`}; starting a new run`)
     }
   }
   // Continuing a run means continuing it with its params: only what is given again may differ.
   const resolved = resolveParams(wf.params, { set: args.set, env, base: previous?.params })
-  if ('errors' in resolved) return usage(say, resolved.errors.join('\n'))
+  if ('errors' in resolved) return usage(resolved.errors.join('\n'))
   const params = resolved.values
   const shownParams = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, wf.params[k]?.secret ? fingerprint(JSON.stringify(v)) : v]))
 
   for (const flag of ['from', 'only'] as const) {
     const n = args[flag]
-    if (n && !wf.byId.has(n)) return usage(say, `--${flag} ${n}: no such node (nodes: ${wf.nodes.map((x) => x.id).join(', ')})`)
+    if (n && !wf.byId.has(n)) return usage(`--${flag} ${n}: no such node (nodes: ${wf.nodes.map((x) => x.id).join(', ')})`)
   }
 
   const steps = new Map<string, Promise<StepDefinition>>()
@@ -157,9 +171,9 @@ export async function main(opts: MainOptions): Promise<number> {
     if (previous) {
       const drift = describeDrift(previous, wf.hash, shownParams)
       if (drift.length && !args.force) {
-        say(`credflow: refusing to continue run ${previous.runId}: it was recorded with a different setup:\n  ${drift.join('\n  ')}`)
-        say(`hint: pass --force to continue anyway, or start a new run without --resume/--from/--only`)
-        return 2
+        const error = `refusing to continue run ${previous.runId}: it was recorded with a different setup:\n  ${drift.join('\n  ')}`
+        const hint = `pass --force to continue anyway, or start a new run without --resume/--from/--only: ${next.fresh()}`
+        return refuse({ status: 'refused', exitCode: 2, error, hint, text: `credflow: ${error}\nhint: ${hint}`, extra: { runId: previous.runId } })
       }
     }
 
@@ -183,8 +197,8 @@ export async function main(opts: MainOptions): Promise<number> {
         lock = acquireLock(store.workflowDir, runId)
       } catch (e) {
         if (e instanceof LockHeldError) {
-          say(`credflow: ${e.message}\nlock: ${e.path}\nhint: ${lockHint(e)}`)
-          return 3
+          const hint = lockHint(e)
+          return refuse({ status: 'locked', exitCode: 3, error: e.message, hint, text: `credflow: ${e.message}\nlock: ${e.path}\nhint: ${hint}`, extra: { lock: e.path, holder: e.holder ?? null } })
         }
         throw e
       }
@@ -308,9 +322,11 @@ function lockHint(e: LockHeldError): string {
   return `wait for it to finish (a lock whose process is gone is taken over automatically); ${byHand}`
 }
 
-function usage(say: (s: string) => void, message: string): number {
-  say(`credflow: ${message}\nRun '${CMD} --help' for usage.`)
-  return 2
+/** --json or CREDFLOW_JSON, read leniently: the strict parse may be what fails. */
+function jsonWanted(argv: string[], env: NodeJS.ProcessEnv): boolean {
+  const flag = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).filter((a) => a === '--json' || a.startsWith('--json='))
+  if (flag.length) return !/^--json=(0|false|no|off)$/i.test(flag[flag.length - 1])
+  return /^(1|true|yes|on)$/i.test(env.CREDFLOW_JSON ?? '')
 }
 
 /** What to run after a failed run: a step's own hint wins when it names how to rerun. */

@@ -1,8 +1,11 @@
 // --json: stdout carries exactly one JSON document and nothing else; progress and the
 // summary table go to stderr. Run as a real process so stdout is the real stdout.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach } from 'vitest'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { sandbox, runCli, readState, type Sandbox, type Result } from '../fixtures/engine/harness.ts'
+import { sandbox, privateWorkflows, runCli, runMain, readState, type Sandbox, type Result } from '../fixtures/engine/harness.ts'
 
 let sb: Sandbox
 let failed: Result
@@ -55,5 +58,52 @@ describe('--json on a dry run (CREDFLOW_JSON=1)', () => {
     expect(byId.report.changes).toEqual([{ verb: 'write', target: join(sb.data, 'fresh', 'report.json') }])
     for (const n of doc.nodes) expect(n.status, n.id).toBe('planned')
     expect(dry.stderr).toContain('dry run: nothing was changed')
+  })
+})
+
+describe('--json when nothing runs (exit 2 and 3)', () => {
+  let sb2: Sandbox
+  let sleeper: ChildProcess | undefined
+  beforeEach(() => (sb2 = sandbox()))
+  afterEach(() => {
+    sleeper?.kill('SIGKILL')
+    sb2.cleanup()
+  })
+  /** Exactly one JSON document on stdout, and the human message still on stderr. */
+  const onlyDoc = (r: Result) => {
+    expect(r.stdout.startsWith('{\n') && r.stdout.endsWith('}\n'), r.stdout).toBe(true)
+    return JSON.parse(r.stdout)
+  }
+
+  it('a usage error, even one the strict parse rejects: status usage-error', async () => {
+    const r = await runCli(['diamond', '--json', '--bogus'], sb2.env)
+    expect(r.code).toBe(2)
+    expect(onlyDoc(r)).toEqual({ tool: 'credflow', workflow: null, status: 'usage-error', exitCode: 2, error: 'unknown flag --bogus', hint: "run 'npx zx tasks/run.mjs --help' for usage" })
+    expect(r.stderr).toContain('credflow: unknown flag --bogus')
+    const env = await runCli(['diamond'], { ...sb2.env, CREDFLOW_JSON: '1' }) // required param dir missing
+    expect(onlyDoc(env)).toMatchObject({ workflow: 'diamond', status: 'usage-error', exitCode: 2, error: 'param dir is required: pass --set dir=... or CREDFLOW_SET_DIR' })
+  })
+  it('an invalid workflow: status invalid, with every problem and its position', async () => {
+    const dir = privateWorkflows(sb2.root, { 'bad.yaml': 'version: 1\nname: bad\ndescription: x\nnodes:\n  a: { run: demo/nope }\n' })
+    const r = await runCli(['bad', '--json'], { ...sb2.env, CREDFLOW_WORKFLOWS_DIR: dir })
+    expect(r.code).toBe(2)
+    const doc = onlyDoc(r)
+    expect(doc).toMatchObject({ workflow: 'bad', status: 'invalid', exitCode: 2, problems: [{ line: 5, col: 13, path: 'nodes.a.run', message: 'unknown task "demo/nope": no file tasks/demo/nope.ts' }] })
+    expect(doc.error).toContain('unknown task "demo/nope"')
+  })
+  it('a resume refused because the setup changed: status refused, with the run id', async () => {
+    expect((await runMain(['diamond', '--set', `dir=${sb2.data}`, '--set', 'failB=3'], sb2.env)).code).toBe(1)
+    const r = await runCli(['diamond', '--json', '--resume', '--set', `dir=${sb2.data}`, '--set', 'skipD=true'], sb2.env)
+    expect(r.code).toBe(2)
+    expect(onlyDoc(r)).toMatchObject({ workflow: 'diamond', status: 'refused', exitCode: 2, runId: readState(sb2.state, 'diamond').runId, error: expect.stringContaining('param skipD') })
+  })
+  it('another run holds the lock: status locked, exit 3, with the lock file and its holder', async () => {
+    sleeper = spawn('sleep', ['60'], { stdio: 'ignore' })
+    const lock = join(sb2.state, 'diamond', 'lock')
+    mkdirSync(join(sb2.state, 'diamond'), { recursive: true })
+    writeFileSync(lock, JSON.stringify({ pid: sleeper.pid, host: hostname(), startedAt: '2026-01-02T03:04:05.000Z' }))
+    const r = await runCli(['diamond', '--json', '--set', `dir=${sb2.data}`], sb2.env)
+    expect(r.code).toBe(3)
+    expect(onlyDoc(r)).toMatchObject({ workflow: 'diamond', status: 'locked', exitCode: 3, lock, holder: { pid: sleeper.pid }, hint: expect.stringContaining(`rm ${lock}`) })
   })
 })

@@ -135,7 +135,8 @@ async function rejected(name: string, extra: string[] = []): Promise<string[]> {
   expect(r.stdout).toBe('')
   expect(existsSync(sb.state)).toBe(false)
   expect(r.stderr).toMatch(/^credflow: invalid workflow:\n/)
-  return r.stderr.split('\n').slice(1).filter(Boolean)
+  expect(r.stderr).toMatch(/\nhint: fix each problem at the position shown \(file:line:col\), then run again\n$/)
+  return r.stderr.split('\n').slice(1, -2).filter(Boolean)
 }
 
 // The CLI shows the file relative to the working directory.

@@ -40,3 +40,13 @@ export function jsonSummary(a: {
   }
   return JSON.stringify(summary, null, 2) + '\n'
 }
+
+export type RefusalStatus = 'usage-error' | 'invalid' | 'refused' | 'locked'
+
+/**
+ * The one document `--json` prints when nothing ran: a usage or validation error (exit 2), a
+ * resume refused because the setup changed (exit 2), or another run holding the lock (exit 3).
+ */
+export function refusalJson(a: { workflow: string | undefined; status: RefusalStatus; exitCode: number; error: string; hint?: string; extra?: Record<string, unknown> }): string {
+  return JSON.stringify({ tool: 'credflow', workflow: a.workflow ?? null, status: a.status, exitCode: a.exitCode, error: a.error, hint: a.hint ?? null, ...a.extra }, null, 2) + '\n'
+}
