@@ -3,6 +3,7 @@ import type { V1Deployment } from '@kubernetes/client-node'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
 import { callOptions, type Kube } from './client.ts'
+import { explainNotFound } from './namespaces.ts'
 import { rolloutStatus, type RolloutStatus } from './rollout-status.ts'
 
 export interface DeploymentRef {
@@ -23,7 +24,7 @@ export async function readDeployment(kube: Kube, ref: DeploymentRef, signal?: Ab
   try {
     return await kube.apps.readNamespacedDeployment(ref, callOptions({ signal }))
   } catch (e) {
-    throw kube.error(e, { verb: 'get', resource: 'deployments', ...ref })
+    throw await explainNotFound(kube, kube.error(e, { verb: 'get', resource: 'deployments', ...ref }), ref.namespace, { signal })
   }
 }
 

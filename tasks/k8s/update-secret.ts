@@ -13,7 +13,8 @@ import { readSecretFile } from '../../lib/secret-file.ts'
 import { sha256Hex, type SecretValue } from '../../lib/secret-value.ts'
 import { parseTokenFile } from '../../lib/oauth/token-file.ts'
 import { formatDuration } from '../../lib/duration.ts'
-import { connect } from '../../lib/k8s/client.ts'
+import { connect, type Kube } from '../../lib/k8s/client.ts'
+import { requireNamespace } from '../../lib/k8s/namespaces.ts'
 import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
 import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 import { saveBackup, loadBackup, otherRunBackup } from '../../lib/k8s/secret-backup.ts'
@@ -85,6 +86,16 @@ function pointAtRole(e: unknown): unknown {
   return new OpsError(e.message, { reason: e.reason, retryable: e.retryable, hint: `${e.hint ?? 'grant the verb in the Role'} (deploy/rbac.yaml lists every verb the workflow needs)` })
 }
 
+/** Where a wrong namespace comes from: the workflow's targets param. */
+const TARGETS_HINT = `kubectl get namespaces; then fix the namespace in the targets param: --set targets='[{"namespace":"…","secret":"…","key":"…","staleSecrets":[…],"deployments":[…]}]' (--help shows the default)`
+
+/** The Secret, or undefined when it does not exist; a missing namespace is said as such. */
+async function readLive(kube: Kube, i: Pick<In, 'namespace' | 'secret'>, signal: AbortSignal): Promise<SecretSnapshot | undefined> {
+  const live = await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal })
+  if (!live) await requireNamespace(kube, i.namespace, { signal, hint: TARGETS_HINT })
+  return live
+}
+
 const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
 
 /**
@@ -122,7 +133,7 @@ export default defineStep({
   async check({ inputs, signal }) {
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
-    const live = await readSecret(kube, { namespace: inputs.namespace, name: inputs.secret }, { signal })
+    const live = await readLive(kube, inputs, signal)
     if (!live) return { done: false, reason: `${where(inputs)} does not exist` }
     refuseType(live, inputs)
     const have = live.data[inputs.key]
@@ -141,7 +152,7 @@ export default defineStep({
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
-    const live = await readSecret(kube, { namespace: inputs.namespace, name: inputs.secret }, { signal })
+    const live = await readLive(kube, inputs, signal)
     refuseType(live, inputs)
     if (live && sameGrant(live, inputs.key, bytes)) {
       const predicted = await updateSecret(kube, inPlace(live, inputs.key, bytes), { dryRun: true, signal })
@@ -167,7 +178,7 @@ export default defineStep({
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     const ref = { namespace: inputs.namespace, name: inputs.secret }
-    const live = await readSecret(kube, ref, { signal })
+    const live = await readLive(kube, inputs, signal)
     refuseType(live, inputs)
     const backup = runDir ? loadBackup(runDir, ref) : undefined
     if (!live && !backup && runDir) {

@@ -173,7 +173,10 @@ describe('a bad cluster target', () => {
   it('a namespace that does not exist', async () => {
     const target = { ...TARGET, namespace: 'no-such-namespace' }
     const r = await refused({ targets: JSON.stringify([target]) })
-    expect(failedLine(r, 'update-secret[no-such-namespace]')).toMatch(/NotFound: .* in namespace "no-such-namespace"/)
+    // Said as a missing namespace, not as a missing Secret or Deployment inside it.
+    expect(failedLine(r, 'update-secret[no-such-namespace]')).toMatch(/FAILED in [\d.]+m?s: namespace "no-such-namespace" does not exist; nothing was changed$/)
+    expect(r.stdout).toMatch(/\[update-secret\[no-such-namespace\]\] hint: kubectl get namespaces; then fix the namespace in the targets param: --set targets='\[\{"namespace":/)
+    expect(r.stdout).not.toMatch(/deployments "basketball-api"/)
   })
 
   it('a consumer Deployment that does not exist: refused before the Secret is rewritten', async () => {

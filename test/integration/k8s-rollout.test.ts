@@ -146,4 +146,11 @@ describe('waitForRollout when the new pods never become ready', () => {
     expect(e.reason).toBe('NotFound')
     expect(e.message).toBe(`NotFound: cannot get deployments "nope" in namespace "${scratch}": not found`)
   })
+
+  it('reports a missing namespace as such, not as a missing Deployment', async () => {
+    const e = await failure(restartDeployment(kube, { namespace: 'no-such-namespace', name: 'nope' }, { dryRun: true }))
+    expect(e.reason).toBe('NamespaceNotFound')
+    expect(e.message).toBe('namespace "no-such-namespace" does not exist; nothing was changed')
+    expect(e.hint).toContain('kubectl get namespaces')
+  })
 })
