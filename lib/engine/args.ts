@@ -37,8 +37,8 @@ interface FlagSpec {
 export const FLAGS: FlagSpec[] = [
   { name: 'dry-run', short: 'n', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'run check and plan only: print every intended change, write nothing (server-side dryRun=All)' },
   { name: 'resume', env: 'CREDFLOW_RESUME', kind: 'optional', arg: 'RUN_ID', help: 'continue a run (default: the latest unfinished one): keep what succeeded, rerun the rest' },
-  { name: 'from', env: 'CREDFLOW_FROM', kind: 'string', arg: 'NODE', help: 'like --resume, and also rerun NODE and everything after it' },
-  { name: 'only', env: 'CREDFLOW_ONLY', kind: 'string', arg: 'NODE', help: 'run just NODE, with the upstream outputs stored by the last run' },
+  { name: 'from', env: 'CREDFLOW_FROM', kind: 'string', arg: 'NODE', help: 'like --resume, and also rerun NODE (or one instance, e.g. update-secret[ns]) and everything after it; with no earlier run, a full run' },
+  { name: 'only', env: 'CREDFLOW_ONLY', kind: 'string', arg: 'NODE', help: 'run just NODE (or one instance, e.g. update-secret[ns]) with the upstream outputs stored by the last run; needs an earlier run unless NODE has no upstream' },
   { name: 'set', env: 'CREDFLOW_SET_<PARAM>', kind: 'string', arg: 'KEY=VALUE', help: 'set a workflow param (repeatable); env: CREDFLOW_SET_TOKENFILE=... for tokenFile' },
   { name: 'yes', short: 'y', env: 'CREDFLOW_YES', kind: 'bool', help: 'answer yes to confirmations (needed for confirm: nodes without a terminal)' },
   { name: 'non-interactive', env: 'CREDFLOW_NON_INTERACTIVE', kind: 'bool', help: 'never prompt: an interactive node that is not already done fails with its runbook' },

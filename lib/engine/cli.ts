@@ -113,9 +113,24 @@ export async function main(opts: MainOptions): Promise<number> {
   const params = resolved.values
   const shownParams = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, wf.params[k]?.secret ? fingerprint(JSON.stringify(v)) : v]))
 
+  const instances = expandInstances(wf, params)
   for (const flag of ['from', 'only'] as const) {
     const n = args[flag]
-    if (n && !wf.byId.has(n)) return usage(`--${flag} ${n}: no such node (nodes: ${wf.nodes.map((x) => x.id).join(', ')})`)
+    if (!n || wf.byId.has(n) || instances.some((i) => i.id === n)) continue
+    const expanded = instances.filter((i) => i.id !== i.node.id).map((i) => i.id)
+    return usage(`--${flag} ${n}: no such node (nodes: ${wf.nodes.map((x) => x.id).join(', ')}${expanded.length ? `; instances: ${expanded.join(', ')}` : ''})`)
+  }
+  if (!args.status && !previous && (args.only || args.from)) {
+    const picked = args.only ?? args.from!
+    const node = wf.byId.get(picked) ?? instances.find((i) => i.id === picked)!.node
+    const upstream = node.isFinally ? ['every other node'] : node.needs
+    if (args.only && upstream.length) {
+      return usage(
+        `--only ${picked} runs one node with the outputs that ${upstream.join(', ')} stored in an earlier run, and there is no run of ${wf.name} in ${store.workflowDir}.\n` +
+          `Run the whole workflow first: ${next.fresh()}  (see its plan first with --dry-run)`,
+      )
+    }
+    if (args.from) say(`credflow: --from ${picked}: no earlier run of ${wf.name} in ${store.workflowDir}, so this is a full run (each node starts with its check: work already done is not redone)`)
   }
 
   const steps = new Map<string, Promise<StepDefinition>>()
@@ -213,7 +228,6 @@ export async function main(opts: MainOptions): Promise<number> {
       store.appendEvent(state.runId, { type: 'run-start', mode: mode.kind, resumeOf: previous?.runId, pid: process.pid })
     }
 
-    const instances = expandInstances(wf, params)
     const result = await runWorkflow({
       workflow: wf,
       params,

@@ -19,8 +19,10 @@ export interface ResumePlan {
 export function planResume(instances: Instance[], prev: RunState | undefined, mode: ResumeMode): ResumePlan {
   const keep = new Map<string, NodeState>()
   const untouched = new Map<string, NodeState | undefined>()
+  // NODE names a node (every instance of it) or one instance, e.g. update-secret[basketball-api].
+  const picked = (i: Instance) => mode.kind !== 'fresh' && mode.kind !== 'resume' && (i.node.id === mode.node || i.id === mode.node)
   if (mode.kind === 'fresh' || !prev) {
-    if (mode.kind === 'only') for (const i of instances) if (i.node.id !== mode.node) untouched.set(i.id, undefined)
+    if (mode.kind === 'only') for (const i of instances) if (!picked(i)) untouched.set(i.id, undefined)
     return { keep, untouched }
   }
   const kept = (i: Instance) => {
@@ -28,12 +30,12 @@ export function planResume(instances: Instance[], prev: RunState | undefined, mo
     return s && (s.status === 'succeeded' || s.status === 'cached') ? s : undefined
   }
   if (mode.kind === 'only') {
-    for (const i of instances) if (i.node.id !== mode.node) untouched.set(i.id, prev.nodes[i.id])
+    for (const i of instances) if (!picked(i)) untouched.set(i.id, prev.nodes[i.id])
     return { keep, untouched }
   }
   const rerun =
     mode.kind === 'from'
-      ? descendantsOf(new Map(instances.map((i) => [i.id, i.needs])), instances.filter((i) => i.node.id === mode.node).map((i) => i.id))
+      ? descendantsOf(new Map(instances.map((i) => [i.id, i.needs])), instances.filter(picked).map((i) => i.id))
       : new Set<string>()
   for (const i of instances) {
     if (rerun.has(i.id) || i.node.isFinally) continue

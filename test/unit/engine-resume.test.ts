@@ -97,7 +97,7 @@ describe('--from <node>', () => {
   it('rejects a node that does not exist', async () => {
     const r = await diamond(sb.env, '--from', 'zz')
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain('--from zz: no such node (nodes: a, b, c, d, e, report)')
+    expect(r.stderr).toContain('--from zz: no such node (nodes: a, b, c, d, e, report; instances: e[one], e[two])')
   })
 })
 
@@ -189,5 +189,56 @@ describe('resume refuses when the setup changed', () => {
       expect(again.code, mode.join(' ')).toBe(2)
       expect(again.stderr).toContain('param failB: 3 -> 0')
     }
+  })
+})
+
+describe('--only and --from without an earlier run', () => {
+  it('--only of a node with upstream nodes is a usage error naming what it needs and how to get it; nothing is recorded', async () => {
+    const r = await diamond(sb.env, '--only', 'd')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`credflow: --only d runs one node with the outputs that b, c stored in an earlier run, and there is no run of diamond in ${join(sb.state, 'diamond')}.`)
+    expect(r.stderr).toMatch(/Run the whole workflow first: .*npx zx tasks\/run\.mjs diamond --state-dir \S+ --set dir=\S+ {2}\(see its plan first with --dry-run\)/)
+    expect(runIds(sb.state, 'diamond')).toEqual([])
+    expect(applied(f('d'))).toBe(0)
+  })
+  it('--only of a node without upstream nodes just runs it', async () => {
+    const r = await diamond(sb.env, '--only', 'a')
+    expect(r.code, r.stdout).toBe(0)
+    expect(applied(f('a'))).toBe(1)
+    expect(applied(f('b'))).toBe(0)
+  })
+  it('--from says that it starts a full run, and runs every node', async () => {
+    const r = await diamond(sb.env, '--from', 'd')
+    expect(r.code, r.stdout).toBe(0)
+    expect(r.stderr).toContain(`credflow: --from d: no earlier run of diamond in ${join(sb.state, 'diamond')}, so this is a full run`)
+    expect(readState(sb.state, 'diamond').status).toBe('succeeded')
+    expect(applied(f('a'))).toBe(1)
+  })
+})
+
+describe('--only and --from accept a forEach instance id as shown in state and display', () => {
+  it('--only e[one] reruns that instance and not its sibling', async () => {
+    expect((await diamond(sb.env)).code).toBe(0)
+    rmSync(f('e-one'))
+    rmSync(f('e-two'))
+    const r = await diamond(sb.env, '--only', 'e[one]')
+    expect(r.code, r.stdout).toBe(0)
+    expect(applied(f('e-one'))).toBe(2)
+    expect(applied(f('e-two'))).toBe(1)
+    expect(readState(sb.state, 'diamond').status).toBe('succeeded') // e[two] is still recorded as succeeded
+  })
+  it('--from e[two] reruns that instance (its check finds the file missing) and keeps e[one]', async () => {
+    expect((await diamond(sb.env)).code).toBe(0)
+    rmSync(f('e-two'))
+    const r = await diamond(sb.env, '--from', 'e[two]')
+    expect(r.code, r.stdout).toBe(0)
+    expect(applied(f('e-two'))).toBe(2)
+    expect(readState(sb.state, 'diamond').nodes['e[one]'].reason).toMatch(/^kept from run /)
+  })
+  it('lists the instance ids when the name matches nothing', async () => {
+    expect((await diamond(sb.env)).code).toBe(0)
+    const r = await diamond(sb.env, '--only', 'e[three]')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('--only e[three]: no such node (nodes: a, b, c, d, e, report; instances: e[one], e[two])')
   })
 })
