@@ -183,10 +183,12 @@ export async function main(opts: MainOptions): Promise<number> {
   try {
     if (args.status) return await statusCommand({ wf, params, store, loadStep, io, signal: ctl.signal, json: args.json, out, next })
 
+    let driftNote: string | undefined
     if (previous) {
-      const drift = describeDrift(previous, wf.hash, shownParams)
-      if (drift.length && !args.force) {
-        const error = `refusing to continue run ${previous.runId}: it was recorded with a different setup:\n  ${drift.join('\n  ')}`
+      const drift = describeDrift(previous, wf, shownParams, (k) => Boolean(wf.params[k]?.secret))
+      driftNote = drift.cosmetic
+      if (drift.changes.length && !args.force) {
+        const error = `refusing to continue run ${previous.runId}: it was recorded with a different setup:\n  ${drift.changes.join('\n  ')}`
         const hint = `pass --force to continue anyway, or start a new run without --resume/--from/--only: ${next.fresh()}`
         return refuse({ status: 'refused', exitCode: 2, error, hint, text: `credflow: ${error}\nhint: ${hint}`, extra: { runId: previous.runId } })
       }
@@ -205,6 +207,7 @@ export async function main(opts: MainOptions): Promise<number> {
     const history = previous ?? store.latest()
     let lock: Lock | undefined
     let state: RunState | undefined
+    if (driftNote) bus.emit({ type: 'notice', message: `${driftNote}: continuing` })
     if (!args.dryRun) {
       store.ensure()
       const runId = previous?.runId ?? newRunId()
@@ -219,9 +222,9 @@ export async function main(opts: MainOptions): Promise<number> {
       }
       if (lock.tookOver) bus.emit({ type: 'notice', message: lock.tookOver })
       if (previous) {
-        state = { ...previous, status: 'running', pid: process.pid, resumes: previous.resumes + 1, finishedAt: undefined, workflowHash: wf.hash, params: shownParams }
+        state = { ...previous, status: 'running', pid: process.pid, resumes: previous.resumes + 1, finishedAt: undefined, workflowHash: wf.hash, definition: wf.definition, params: shownParams }
       } else {
-        state = newRunState({ workflow: wf.name, file: wf.file, workflowHash: wf.hash, params: shownParams })
+        state = newRunState({ workflow: wf.name, file: wf.file, workflowHash: wf.hash, definition: wf.definition, params: shownParams })
         state.runId = runId
       }
       store.save(state)

@@ -6,6 +6,7 @@ import { WorkflowSchema, type NodeSpec, type ParamSpec } from './schema.ts'
 import { topoOrder, ancestorsOf } from './graph.ts'
 import { referencesOf, conditionExpression, parseExpression, TemplateError } from './template.ts'
 import { checkParamValue } from './params.ts'
+import { definitionHashes, type DefinitionHashes } from './definition.ts'
 
 export interface WorkflowNode {
   id: string
@@ -19,8 +20,10 @@ export interface Workflow {
   file: string
   name: string
   description: string
-  /** sha256 of the file's bytes: a resume refuses when it changed. */
+  /** sha256 of the file's bytes. */
   hash: string
+  /** Per node and param, over the parsed file: a resume says which changed, and ignores layout and comments. */
+  definition: DefinitionHashes
   params: Record<string, ParamSpec>
   /** Topological order, `finally` nodes last. */
   nodes: WorkflowNode[]
@@ -186,6 +189,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
     name: wf.name,
     description: wf.description,
     hash: 'sha256:' + createHash('sha256').update(text).digest('hex'),
+    definition: definitionHashes(wf),
     params,
     nodes,
     byId: new Map(nodes.map((n) => [n.id, n])),

@@ -1,6 +1,7 @@
 import { descendantsOf } from './graph.ts'
 import type { Instance } from './instances.ts'
 import type { NodeState, RunState } from './state.ts'
+import { describeDefinitionChange, type DefinitionHashes } from './definition.ts'
 
 export type ResumeMode = { kind: 'fresh' } | { kind: 'resume' } | { kind: 'from'; node: string } | { kind: 'only'; node: string }
 
@@ -45,15 +46,32 @@ export function planResume(instances: Instance[], prev: RunState | undefined, mo
   return { keep, untouched }
 }
 
-/** What changed since `prev` was recorded, in words; empty when nothing did. */
-export function describeDrift(prev: RunState, workflowHash: string, params: Record<string, unknown>): string[] {
-  const out: string[] = []
-  if (prev.workflowHash !== workflowHash) out.push(`workflow file changed (${prev.workflowHash.slice(0, 19)}… -> ${workflowHash.slice(0, 19)}…)`)
+export interface Drift {
+  /** What changed in a way that matters, in words: a resume refuses unless --force. */
+  changes: string[]
+  /** Set when the file changed only in layout or comments: the resume may go on. */
+  cosmetic?: string
+}
+
+/** What changed since `prev` was recorded. Secret params are recorded as fingerprints and named without values. */
+export function describeDrift(prev: RunState, wf: { hash: string; definition: DefinitionHashes }, params: Record<string, unknown>, secret: (name: string) => boolean): Drift {
+  const changes: string[] = []
+  let cosmetic: string | undefined
+  if (prev.workflowHash !== wf.hash) {
+    const file = `workflow file changed (${prev.workflowHash.slice(0, 19)}… -> ${wf.hash.slice(0, 19)}…)`
+    if (!prev.definition) changes.push(`${file}; the run was recorded without per-node hashes, so what changed cannot be told: compare the file with your last known version`)
+    else {
+      const what = describeDefinitionChange(prev.definition, wf.definition)
+      if (what.length) changes.push(`${file}: ${what.join('; ')}`)
+      else cosmetic = `the workflow file changed only in comments or layout since run ${prev.runId} (every node and param is defined as before)`
+    }
+  }
   const keys = new Set([...Object.keys(prev.params), ...Object.keys(params)])
   for (const k of keys) {
     const a = JSON.stringify(prev.params[k])
     const b = JSON.stringify(params[k])
-    if (a !== b) out.push(`param ${k}: ${a ?? '(unset)'} -> ${b ?? '(unset)'}`)
+    if (a === b) continue
+    changes.push(secret(k) ? `param ${k} changed (secret: values not shown)` : `param ${k}: ${a ?? '(unset)'} -> ${b ?? '(unset)'}`)
   }
-  return out
+  return { changes, cosmetic }
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFileAtomic } from '../atomic-file.ts'
 import type { ErrorInfo, NodeStatus, RunStatus } from './events.ts'
 import type { Outputs } from './step.ts'
+import type { DefinitionHashes } from './definition.ts'
 
 export const TOOL = 'credflow'
 
@@ -30,6 +31,8 @@ export interface RunState {
   workflow: string
   file: string
   workflowHash: string
+  /** Per-node and per-param hashes of the workflow (absent in runs recorded before they were kept). */
+  definition?: DefinitionHashes
   runId: string
   status: RunStatus
   params: Record<string, unknown>
@@ -138,7 +141,7 @@ export function isUnfinished(s: RunState): boolean {
   return s.status !== 'succeeded'
 }
 
-export function newRunState(args: { workflow: string; file: string; workflowHash: string; params: Record<string, unknown> }): RunState {
+export function newRunState(args: { workflow: string; file: string; workflowHash: string; definition: DefinitionHashes; params: Record<string, unknown> }): RunState {
   const now = new Date().toISOString()
   return {
     schema: 1,

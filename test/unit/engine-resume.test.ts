@@ -4,6 +4,8 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { describeDrift } from '../../lib/engine/resume.ts'
+import type { RunState } from '../../lib/engine/state.ts'
 import { sandbox, privateWorkflows, runMain, readState, readEvents, runIds, applied, WORKFLOWS, type Sandbox } from '../fixtures/engine/harness.ts'
 
 let sb: Sandbox
@@ -162,13 +164,13 @@ describe('resume refuses when the setup changed', () => {
     wfFile = join(dir, 'diamond.yaml')
     env = { ...sb.env, CREDFLOW_WORKFLOWS_DIR: dir }
   })
-  it('exits 2 naming the changed workflow file, and continues with --force', async () => {
+  it('exits 2 naming the nodes whose definition changed, and continues with --force', async () => {
     expect((await diamond(env, '--set', 'failB=3')).code).toBe(1)
     const before = readFileSync(join(sb.state, 'diamond', 'runs', runIds(sb.state, 'diamond')[0], 'state.json'), 'utf8')
-    appendFileSync(wfFile, '# edited\n')
+    writeFileSync(wfFile, readFileSync(wfFile, 'utf8').replace('backoff: 50ms', 'backoff: 60ms'))
     const r = await diamond(env, '--set', 'failB=3', '--resume')
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/refusing to continue run \S+: it was recorded with a different setup:\n {2}workflow file changed \(sha256:/)
+    expect(r.stderr).toMatch(/refusing to continue run \S+: it was recorded with a different setup:\n {2}workflow file changed \(sha256:\S+ -> sha256:\S+\): nodes changed: b\n/)
     expect(r.stderr).toContain('pass --force')
     expect(readFileSync(join(sb.state, 'diamond', 'runs', runIds(sb.state, 'diamond')[0], 'state.json'), 'utf8')).toBe(before)
     expect(applied(f('b'))).toBe(3)
@@ -176,6 +178,39 @@ describe('resume refuses when the setup changed', () => {
     const forced = await diamond(env, '--set', 'failB=3', '--resume', '--force')
     expect(forced.code).toBe(0)
     expect(readState(sb.state, 'diamond').status).toBe('succeeded')
+  })
+  it('names added and removed nodes and changed param definitions, never whole files', async () => {
+    expect((await diamond(env, '--set', 'failB=3')).code).toBe(1)
+    const text = readFileSync(wfFile, 'utf8')
+      .replace('slowMs: { type: number, default: 0 }', 'slowMs: { type: number, default: 5 }')
+      .replace('finally:\n  report:', 'finally:\n  summary:')
+      .replace('  e:\n', '  f:\n    run: demo/touch\n    with: { file: /tmp/f }\n  e:\n')
+    writeFileSync(wfFile, text)
+    const r = await diamond(env, '--set', 'failB=3', '--resume')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(': nodes added: f, summary; nodes removed: report; param definitions changed: slowMs\n')
+  })
+  it('goes on, and says so, when only comments or layout changed', async () => {
+    expect((await diamond(env, '--set', 'failB=3')).code).toBe(1)
+    const [id] = runIds(sb.state, 'diamond')
+    appendFileSync(wfFile, '# edited\n')
+    writeFileSync(wfFile, readFileSync(wfFile, 'utf8').replace('    retry: { attempts: 3, backoff: 50ms }', '    retry:\n      backoff: "50ms"\n      attempts: 3'))
+    const r = await diamond(env, '--set', 'failB=3', '--resume')
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`the workflow file changed only in comments or layout since run ${id} (every node and param is defined as before): continuing`)
+    expect(readState(sb.state, 'diamond')).toMatchObject({ runId: id, status: 'succeeded' })
+  })
+  it('says plainly that it cannot tell what changed for a run recorded without per-node hashes', async () => {
+    expect((await diamond(env, '--set', 'failB=3')).code).toBe(1)
+    const file = join(sb.state, 'diamond', 'runs', runIds(sb.state, 'diamond')[0], 'state.json')
+    const old = JSON.parse(readFileSync(file, 'utf8'))
+    delete old.definition
+    writeFileSync(file, JSON.stringify(old))
+    appendFileSync(wfFile, '# edited\n')
+    const r = await diamond(env, '--set', 'failB=3', '--resume')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('; the run was recorded without per-node hashes, so what changed cannot be told')
+    expect((await diamond(env, '--set', 'failB=3', '--resume', '--force')).code).toBe(0)
   })
   it('exits 2 naming each changed param with its old and new value', async () => {
     expect((await diamond(env, '--set', 'failB=3')).code).toBe(1)
@@ -240,5 +275,14 @@ describe('--only and --from accept a forEach instance id as shown in state and d
     const r = await diamond(sb.env, '--only', 'e[three]')
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('--only e[three]: no such node (nodes: a, b, c, d, e, report; instances: e[one], e[two])')
+  })
+})
+
+describe('describeDrift', () => {
+  it('names a changed secret param without either value', () => {
+    const def = { nodes: {}, params: {}, header: 'h' }
+    const prev = { workflowHash: 'sha256:x', definition: def, params: { token: 'sha256:aaaa', user: 'me' }, runId: 'r' } as unknown as RunState
+    const d = describeDrift(prev, { hash: 'sha256:x', definition: def }, { token: 'sha256:bbbb', user: 'me' }, (k) => k === 'token')
+    expect(d).toEqual({ changes: ['param token changed (secret: values not shown)'], cosmetic: undefined })
   })
 })
