@@ -53,6 +53,19 @@ export const FLAGS: FlagSpec[] = [
   { name: 'help', short: 'h', env: '', kind: 'bool', help: 'show help (after a workflow name: its params and nodes)' },
 ]
 
+/** Modes that exclude other flags, with why; checked in order, so each pair is named once. */
+const CONFLICTS: Array<[string, string, string[]]> = [
+  ['list', '--list only lists the workflows', ['status', 'graph', 'dry-run', 'resume', 'from', 'only']],
+  ['status', '--status only reads (every check, no run)', ['graph', 'dry-run', 'resume', 'from', 'only', 'force']],
+  ['graph', '--graph only prints the DAG', ['dry-run', 'resume', 'from', 'only', 'force']],
+  ['interactive', 'choose one', ['non-interactive']],
+  ['from', '--from reruns NODE and everything after it, --only just NODE', ['only']],
+]
+
+function camel(name: string): keyof CliArgs {
+  return name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof CliArgs
+}
+
 const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/
 
 function envBool(name: string, value: string): boolean {
@@ -143,8 +156,15 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     status: bool('status'),
     force: bool('force'),
   }
-  if (args.interactive && args.nonInteractive) throw new UsageError('--interactive and --non-interactive cannot be combined')
-  if (args.from && args.only) throw new UsageError('--from and --only cannot be combined')
+  // Name each side as the operator gave it: a flag, or the environment variable behind it.
+  const given = (name: string) => (seen.has(name) ? `--${name}` : `${FLAGS.find((f) => f.name === name)!.env}=${env[FLAGS.find((f) => f.name === name)!.env]}`)
+  const active = (name: string) => (name === 'resume' ? args.resume !== undefined : Boolean(args[camel(name)]))
+  for (const [mode, why, others] of CONFLICTS) {
+    if (!active(mode)) continue
+    if (mode === 'list' && positionals.length) throw new UsageError(`--list and a workflow name (${positionals[0]}) cannot be combined: ${why}`)
+    const other = others.find(active)
+    if (other) throw new UsageError(`${given(mode)} and ${given(other)} cannot be combined: ${why}`)
+  }
   if (typeof args.resume === 'string' && !RUN_ID.test(args.resume)) throw new UsageError(`--resume ${args.resume}: not a run id (like 20261125T014000Z-ab12)`)
   return args
 }

@@ -112,6 +112,14 @@ describe('strict argument parsing', () => {
       [['diamond', '--dry-run=maybe'], '--dry-run=maybe: expected 1/true/yes or 0/false/no'],
       [['diamond', 'noop7'], 'expected one workflow name, got: diamond noop7'],
       [['diamond', '--from', 'a', '--only', 'b'], '--from and --only cannot be combined'],
+      [['diamond', '--status', '--dry-run'], '--status and --dry-run cannot be combined: --status only reads (every check, no run)'],
+      [['diamond', '--status', '--from', 'a'], '--status and --from cannot be combined'],
+      [['diamond', '--status', '--only', 'a'], '--status and --only cannot be combined'],
+      [['diamond', '--resume', '--status'], '--status and --resume cannot be combined'],
+      [['diamond', '--graph', '--dry-run'], '--graph and --dry-run cannot be combined: --graph only prints the DAG'],
+      [['diamond', '--list'], '--list and a workflow name (diamond) cannot be combined: --list only lists the workflows'],
+      [['--list', '--status'], '--list and --status cannot be combined'],
+      [['diamond', '--interactive', '--non-interactive'], '--interactive and --non-interactive cannot be combined'],
       [['diamond', '--resume', 'not-a-run'], 'expected one workflow name, got: diamond not-a-run'],
       [['nope'], 'no workflow "nope"'],
       [[], 'name a workflow (see --list)'],
@@ -148,6 +156,8 @@ describe('environment fallbacks', () => {
     expect(parseArgs([], { CREDFLOW_DRY_RUN: '0' }).dryRun).toBe(false)
     expect(() => parseArgs([], { CREDFLOW_DRY_RUN: 'maybe' })).toThrow('CREDFLOW_DRY_RUN=maybe: expected 1/true/yes or 0/false/no')
     expect(() => parseArgs([], { CREDFLOW_MAX_PARALLEL: 'lots' })).toThrow('expected a positive integer')
+    // A conflict names the side that came from the environment as the variable it came from.
+    expect(() => parseArgs(['--dry-run', 'diamond'], { CREDFLOW_STATUS: '1' })).toThrow('CREDFLOW_STATUS=1 and --dry-run cannot be combined')
   })
   it('CREDFLOW_DRY_RUN=1 makes a real dry run; CREDFLOW_SET_<PARAM> sets params', async () => {
     const r = await runMain(['diamond'], { ...sb.env, CREDFLOW_DRY_RUN: '1', CREDFLOW_SET_DIR: sb.data, CREDFLOW_SET_SKIPD: 'true' })
