@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { basename, dirname, join, resolve, relative } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { nextStdinLine, releaseStdin } from '../stdin-lines.ts'
 import { parseArgs, UsageError, type CliArgs } from './args.ts'
-import { loadWorkflow, WorkflowError, type Workflow } from './load.ts'
+import { loadWorkflow, shownPath, WorkflowError, type Workflow } from './load.ts'
 import { resolveParams } from './params.ts'
 import { generalHelp, workflowHelp, CMD } from './help.ts'
 import { EventBus } from './events.ts'
@@ -72,7 +72,7 @@ export async function main(opts: MainOptions): Promise<number> {
   }
 
   const file = findWorkflow(workflowsDir, args.workflow)
-  if (!file) return usage(`no workflow "${args.workflow}" in ${relative(process.cwd(), workflowsDir) || '.'} (see ${CMD} --list)`)
+  if (!file) return usage(`no workflow "${args.workflow}" in ${shownPath(workflowsDir) || '.'} (see ${CMD} --list)`)
   const tasksDir = join(dirname(dirname(file)), 'tasks')
   let wf: Workflow
   try {
@@ -270,7 +270,7 @@ export async function main(opts: MainOptions): Promise<number> {
           ? `dry run: nothing was changed and no state was written. Apply with: ${next.fresh()}`
           : `dry run: nothing was changed and no state was written; a check, plan or probe failed. Fix the cause above, then check again: ${next.fresh('--dry-run')}`
         : state
-          ? `${result.status}: run ${state.runId}, state ${shortPath(join(store.runDir(state.runId), 'state.json'))}` +
+          ? `${result.status}: run ${state.runId}, state ${shownPath(join(store.runDir(state.runId), 'state.json'))}` +
             (result.status === 'succeeded' ? '' : `\n${nextStep(result, next)}`)
           : '',
     ].join('\n')
@@ -356,10 +356,6 @@ function nextStep(result: RunResult, next: NextCommands): string {
   return `next: fix the cause above, then ${resume} (keeps what succeeded)`
 }
 
-function shortPath(p: string): string {
-  const r = relative(process.cwd(), p)
-  return r.startsWith('..') ? p : r
-}
 
 function isCi(env: NodeJS.ProcessEnv): boolean {
   return env.CI === 'true' || env.CI === '1'
@@ -383,5 +379,5 @@ function listWorkflows(dir: string): string {
       const desc = /^description:\s*(?:[>|]-?\s*\n\s+)?(.+)$/m.exec(text)?.[1]?.replace(/^["']|["']$/g, '') ?? ''
       return `  ${basename(f).replace(/\.ya?ml$/, '').padEnd(20)} ${desc}`
     })
-  return `Workflows in ${relative(process.cwd(), dir) || dir}:\n${rows.join('\n')}\n\nRun one: ${CMD} <workflow> [--dry-run]\n`
+  return `Workflows in ${shownPath(dir)}:\n${rows.join('\n')}\n\nRun one: ${CMD} <workflow> [--dry-run]\n`
 }

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { basename, relative } from 'node:path'
+import { basename, isAbsolute, relative, resolve } from 'node:path'
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml'
-import { WorkflowSchema, type NodeSpec, type ParamSpec } from './schema.ts'
+import type { ZodType } from 'zod'
+import { WorkflowSchema, NodeSchema, ParamSchema, type NodeSpec, type ParamSpec, type WorkflowFile } from './schema.ts'
 import { topoOrder, ancestorsOf } from './graph.ts'
 import { referencesOf, conditionExpression, parseExpression, TemplateError } from './template.ts'
 import { checkParamValue } from './params.ts'
@@ -56,7 +57,7 @@ export interface LoadOptions {
 }
 
 export function loadWorkflow(file: string, opts: LoadOptions): Workflow {
-  const shown = relative(process.cwd(), file) || file
+  const shown = shownPath(file)
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -94,15 +95,22 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
       const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
       if (issue.code === 'unrecognized_keys') {
         for (const k of issue.keys) at([...path, k], `unknown key "${k}"`, k)
+      } else if (issue.code === 'invalid_key') {
+        const key = String(path[path.length - 1])
+        const what = path[0] === 'params' ? 'param name' : 'node id'
+        at(path, `"${key}" is not a valid ${what}: ${issue.issues[0]?.message ?? issue.message}`, key)
       } else at(path, issue.message)
     }
-    throw new WorkflowError(problems)
   }
-  const wf = parsed.data
+  // Go on with what did parse, so one pass reports the schema errors and every semantic
+  // error of the nodes that parsed (an invalid node still counts as existing for `needs`).
+  const wf = parsed.success ? parsed.data : salvage(raw)
   const params = wf.params ?? {}
+  const declaredParams = Object.keys(recordOf(recordOf(raw).params))
+  const declaredNodes = new Set([...Object.keys(recordOf(recordOf(raw).nodes)), ...Object.keys(recordOf(recordOf(raw).finally))])
   // The name keys the lock, the state and every printed command: it must be the file's.
   const stem = basename(file).replace(/\.ya?ml$/, '')
-  if (wf.name !== stem) at(['name'], `"${wf.name}" must match the file name "${stem}" (commands and state use it)`)
+  if (typeof wf.name === 'string' && wf.name !== stem) at(['name'], `"${wf.name}" must match the file name "${stem}" (commands and state use it)`)
 
   for (const [name, p] of Object.entries(params)) {
     if (p.default !== undefined) {
@@ -118,30 +126,31 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
       all.push({ id, spec, needs: spec.needs ?? [], isFinally: section === 'finally', forEach: fe })
     }
   }
-  const ids = new Set(all.map((n) => n.id))
+  const ids = declaredNodes
+  const regular = new Set(Object.keys(recordOf(recordOf(raw).nodes)))
   const nodePath = (n: WorkflowNode) => [n.isFinally ? 'finally' : 'nodes', n.id]
   for (const n of all) {
-    if (n.isFinally && wf.nodes[n.id]) at(nodePath(n), `"${n.id}" is defined in both nodes and finally`)
+    if (n.isFinally && regular.has(n.id)) at(nodePath(n), `"${n.id}" is defined in both nodes and finally`)
     if (!opts.taskExists(n.spec.run)) at([...nodePath(n), 'run'], `unknown task "${n.spec.run}": no file tasks/${n.spec.run}.ts`)
     n.needs.forEach((d, i) => {
       if (!ids.has(d)) at([...nodePath(n), 'needs', i], `unknown node "${d}"`)
-      else if (!n.isFinally && !wf.nodes[d]) at([...nodePath(n), 'needs', i], `"${d}" is a finally node; only finally nodes may need it`)
+      else if (!n.isFinally && !regular.has(d)) at([...nodePath(n), 'needs', i], `"${d}" is a finally node; only finally nodes may need it`)
       if (d === n.id) at([...nodePath(n), 'needs', i], 'a node cannot need itself')
     })
     if (n.forEach) {
       const p = params[n.forEach.param]
-      if (!p) at([...nodePath(n), 'forEach'], `unknown param "${n.forEach.param}"`)
+      if (!p) {
+        if (!declaredParams.includes(n.forEach.param)) at([...nodePath(n), 'forEach'], `unknown param "${n.forEach.param}"`)
+      }
       else if (p.type !== 'list') at([...nodePath(n), 'forEach'], `param "${n.forEach.param}" is a ${p.type}, forEach needs a list`)
     }
   }
-  if (problems.length) throw new WorkflowError(problems)
 
   const needs = new Map(all.map((n) => [n.id, n.needs]))
   const topo = topoOrder(needs)
   if ('cycle' in topo) {
     const start = all.find((n) => n.id === topo.cycle[0])!
     at([...nodePath(start), 'needs'], `cycle: ${topo.cycle.join(' -> ')}`)
-    throw new WorkflowError(problems)
   }
 
   for (const n of all) {
@@ -155,14 +164,14 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
         throw e
       }
       for (const r of refs) {
-        if (r.kind === 'param' && !Object.hasOwn(params, r.name)) at(path, `unknown param "${r.name}" (declared: ${Object.keys(params).join(', ') || 'none'})`)
+        if (r.kind === 'param' && !declaredParams.includes(r.name)) at(path, `unknown param "${r.name}" (declared: ${declaredParams.join(', ') || 'none'})`)
         if (r.kind === 'item' && !n.forEach) at(path, '"item" is only defined in a forEach node')
         if (r.kind === 'output') {
           if (!ids.has(r.node)) at(path, `unknown node "${r.node}"`)
           else if (!upstream.has(r.node)) at(path, `uses outputs of "${r.node}", which is not in its needs`)
           else {
-            const src = all.find((x) => x.id === r.node)!
-            if (src.forEach && src.forEach.param !== n.forEach?.param)
+            const src = all.find((x) => x.id === r.node)
+            if (src?.forEach && src.forEach.param !== n.forEach?.param)
               at(path, `"${r.node}" runs once per ${src.forEach.param}; only a node with the same forEach can use its outputs`)
           }
         }
@@ -179,7 +188,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
       }
     }
   }
-  if (problems.length) throw new WorkflowError(problems)
+  if (problems.length || !parsed.success || 'cycle' in topo) throw new WorkflowError(problems)
 
   // Finally nodes run after every regular node; keep them last in display order.
   const order = topo.order.map((id) => all.find((n) => n.id === id)!)
@@ -193,6 +202,34 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
     params,
     nodes,
     byId: new Map(nodes.map((n) => [n.id, n])),
+  }
+}
+
+/** Relative to the working directory when the file is below it; absolute otherwise (`../../tmp/x` helps nobody). */
+export function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file)
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : resolve(file)
+}
+
+function recordOf(v: unknown): Record<string, unknown> {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
+}
+
+/** The parts of an invalid file that do parse: params and nodes one by one (their errors are reported already). */
+function salvage(raw: unknown): WorkflowFile {
+  const r = recordOf(raw)
+  const part = <T>(v: unknown, schema: ZodType<T>): Record<string, T> =>
+    Object.fromEntries(Object.entries(recordOf(v)).flatMap(([k, x]) => {
+      const p = schema.safeParse(x)
+      return p.success ? [[k, p.data]] : []
+    }))
+  return {
+    version: 1,
+    name: typeof r.name === 'string' ? r.name : (undefined as unknown as string),
+    description: typeof r.description === 'string' ? r.description : '',
+    params: part(r.params, ParamSchema),
+    nodes: part(r.nodes, NodeSchema),
+    finally: part(r.finally, NodeSchema),
   }
 }
 

@@ -108,6 +108,25 @@ nodes:
     forEach: target
     with: { file: "/tmp/\${{ item }}" }
 `,
+  'all-at-once.yaml': [
+    'version: 1', //                                   1
+    'name: all-at-once', //                            2
+    'description: x', //                               3
+    'params:', //                                      4
+    '  bad_name: { type: string }', //                 5
+    '  dir: { type: strin }', //                       6
+    'nodes:', //                                       7
+    '  B_x:', //                                       8
+    '    run: demo/touch', //                          9
+    '  typo:', //                                      10
+    '    run: demo/touch', //                          11
+    '    needz: [a]', //                               12
+    '  a:', //                                         13
+    '    run: demo/nope', //                           14
+    '    needs: [typo, ghost]', //                     15
+    '    with: { file: "${{ params.nope }}/a" }', //   16
+    '',
+  ].join('\n'),
   'good.yaml': `${HEAD}name: good
 params:
   dir: { type: string, required: true }
@@ -139,8 +158,11 @@ async function rejected(name: string, extra: string[] = []): Promise<string[]> {
   return r.stderr.split('\n').slice(1, -2).filter(Boolean)
 }
 
-// The CLI shows the file relative to the working directory.
-const file = (name: string) => relative(process.cwd(), join(wfDir, name))
+// The CLI shows the file relative to the working directory when it is below it, else absolute.
+const file = (name: string) => {
+  const rel = relative(process.cwd(), join(wfDir, name))
+  return rel.startsWith('..') ? join(wfDir, name) : rel
+}
 /** A problem line: `<path to file>:line:col: <yaml path>: <message>`. */
 function problem(lines: string[], name: string, line: number, col: number, path: string, message: string | RegExp): void {
   const prefix = `${file(name)}:${line}:${col}: ${path ? path + ': ' : ''}`
@@ -158,6 +180,20 @@ describe('YAML syntax errors', () => {
     // The unclosed map on line 5 is noticed where the next key starts; the sequence at the end of input.
     problem(lines, 'syntax.yaml', 6, 3, '', /^YAML syntax: Flow map .* end with a \}$/)
     problem(lines, 'syntax.yaml', 7, 1, '', /^YAML syntax: Flow sequence .* end with a \]$/)
+  })
+})
+
+describe('one pass', () => {
+  it('reports schema errors and the semantic errors of the nodes that parsed together, ids with what they may hold', async () => {
+    const lines = await rejected('all-at-once')
+    problem(lines, 'all-at-once.yaml', 5, 3, 'params.bad_name', '"bad_name" is not a valid param name: param names are camelCase identifiers')
+    problem(lines, 'all-at-once.yaml', 6, 16, 'params.dir.type', /^Invalid option: expected one of "string"\|/)
+    problem(lines, 'all-at-once.yaml', 8, 3, 'nodes.B_x', '"B_x" is not a valid node id: must be lower-case letters, digits and dashes, starting with a letter')
+    problem(lines, 'all-at-once.yaml', 12, 5, 'nodes.typo.needz', 'unknown key "needz"')
+    problem(lines, 'all-at-once.yaml', 14, 10, 'nodes.a.run', 'unknown task "demo/nope": no file tasks/demo/nope.ts')
+    problem(lines, 'all-at-once.yaml', 15, 19, 'nodes.a.needs.1', 'unknown node "ghost"')
+    problem(lines, 'all-at-once.yaml', 16, 19, 'nodes.a.with.file', 'unknown param "nope" (declared: bad_name, dir)')
+    expect(lines).toHaveLength(7) // "typo" failed the schema but exists: needing it is no error
   })
 })
 
