@@ -74,7 +74,11 @@ export function dropBackup(runDir: string, ref: SecretRef): boolean {
 
 /** The id of another run (a sibling of `runDir`) that still holds a backup of this Secret. */
 export function otherRunBackup(runDir: string, ref: SecretRef): string | undefined {
-  const runs = dirname(runDir)
-  if (!existsSync(runs)) return undefined
-  return readdirSync(runs).find((id) => join(runs, id) !== runDir && existsSync(backupPath(join(runs, id), ref)))
+  return runWithBackup(dirname(runDir), ref, runDir)
+}
+
+/** The id of a run under `runsDir` (other than `except`) that holds a backup of this Secret. */
+export function runWithBackup(runsDir: string, ref: SecretRef, except?: string): string | undefined {
+  if (!existsSync(runsDir)) return undefined
+  return readdirSync(runsDir).find((id) => join(runsDir, id) !== except && existsSync(backupPath(join(runsDir, id), ref)))
 }

@@ -127,6 +127,17 @@ async function preflight(kube: Kube, previous: SecretSnapshot | undefined, desir
 }
 
 /**
+ * Would the server let us replace `live` now? The same server-side dry runs as a replace
+ * (delete with its uid and resourceVersion, create of the object), for a plan made before the
+ * new content is known. Throws the refusal (RBAC, admission, a Conflict); nothing changes.
+ */
+export async function checkReplaceAllowed(kube: Kube, live: SecretSnapshot, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  const { uid, resourceVersion, creationTimestamp, ...spec } = live
+  const desired = { ...spec, annotations: withoutKey(spec.annotations, LAST_APPLIED) }
+  await preflight(kube, live, desired, opts.signal, true)
+}
+
+/**
  * Put a backup back (create it with its data, labels and annotations). If a Secret with
  * that name already holds the same data this is a no-op; with other data it is refused.
  */

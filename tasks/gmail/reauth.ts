@@ -52,6 +52,7 @@ interface Consent {
 
 /** Which grant a file holds: a fingerprint of its refresh token (a new consent, a new one). */
 const grantOf = (probe: Pick<TokenProbe, 'file'>) => fingerprint(probe.file.refreshToken.reveal())
+type GrantFacts = Pick<TokenProbe, 'file' | 'refreshTokenExpiresIn'>
 
 /**
  * When the operator last consented to the grant the file holds now. Google says it for
@@ -59,7 +60,7 @@ const grantOf = (probe: Pick<TokenProbe, 'file'>) => fingerprint(probe.file.refr
  * recorded counts only for the same grant: a consent done by hand since then brought a new
  * refresh token, and the file's mtime (when it was written) is the better guess.
  */
-async function consentTime(ctx: Ctx, probe: TokenProbe): Promise<Consent | undefined> {
+async function consentTime(ctx: Ctx, probe: GrantFacts): Promise<Consent | undefined> {
   if (probe.refreshTokenExpiresIn !== undefined) {
     return { at: new Date(Date.now() - (GOOGLE_TESTING_EXPIRY_MS - probe.refreshTokenExpiresIn * 1000)), source: 'Google' }
   }
@@ -89,6 +90,29 @@ async function consentTime(ctx: Ctx, probe: TokenProbe): Promise<Consent | undef
   } catch {
     return undefined
   }
+}
+
+/**
+ * What --status and a dry run can still say about a dead token: when its consent was and how
+ * that compares with Google's 7-day limit, and the command that fixes it.
+ */
+async function deadTokenFacts(ctx: Ctx): Promise<string> {
+  const fix = `token is dead, re-auth needed now: cd ${ROOT.replace(/\/$/, '')} && scripts/gmail-reauth.sh (the weekly runbook in README.md)`
+  let file: TokenFile
+  try {
+    file = readTokenFile(expandHome(ctx.inputs.tokenFile))
+  } catch {
+    return fix
+  }
+  const consent = await consentTime(ctx, { file })
+  if (!consent) return fix
+  const age = Date.now() - consent.at.getTime()
+  const left = GOOGLE_TESTING_EXPIRY_MS - age
+  const when =
+    left > 0
+      ? `consent ${formatDuration(age)} ago (${consent.source}), ${formatDuration(left)} left before Google's 7-day expiry, yet Google refuses it: revoked early (a password change or a revocation)`
+      : `consent ${formatDuration(age)} ago (${consent.source}), 0d left: Google's 7-day expiry passed ${formatDuration(-left)} ago`
+  return `${fix}; ${when}`
 }
 
 function rotationPolicy(i: In): string {
@@ -128,8 +152,11 @@ export default defineStep({
     } catch (e) {
       if (!isOpsError(e)) throw e
       // A missing, broken or dead token is exactly what this step fixes; anything else is not.
-      if (['invalid_grant', 'TokenFileMissing', 'TokenFileInvalid', 'NoRefreshToken'].includes(e.reason)) {
-        return { done: false, reason: e.reason === 'invalid_grant' ? 'the refresh token is expired or revoked (invalid_grant)' : e.message, observed: policy }
+      if (e.reason === 'invalid_grant') {
+        return { done: false, reason: 'the refresh token is expired or revoked (invalid_grant)', observed: `${await deadTokenFacts(ctx)}; ${policy}` }
+      }
+      if (['TokenFileMissing', 'TokenFileInvalid', 'NoRefreshToken'].includes(e.reason)) {
+        return { done: false, reason: e.message, observed: policy }
       }
       throw e
     }

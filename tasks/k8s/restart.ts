@@ -50,7 +50,7 @@ async function observe(kube: Kube, i: In, signal: AbortSignal): Promise<Observed
   return out
 }
 
-const target = (i: In, name: string) => `Deployment ${i.namespace}/${name}`
+const target = (i: Pick<In, 'namespace'>, name: string) => `Deployment ${i.namespace}/${name}`
 
 export default defineStep({
   description: 'rollout restart and wait for the consumers',
@@ -76,6 +76,29 @@ export default defineStep({
     }
     const now = new Date().toISOString()
     return { changes, outputs: { restarted: obs.map((o) => ({ name: o.name, restartedAt: o.fresh ? o.restartedAt! : now })) } }
+  },
+  // Before update-secret has run, the refresh time is unknown: say how each Deployment stands
+  // and ask the server (dryRun=All) whether the restart patch would pass.
+  async probe({ inputs: i, signal }) {
+    const namespace = i.namespace
+    if (!namespace || !i.deployments?.length) return { observed: 'no Deployments known yet' }
+    const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+    const facts: string[] = []
+    const changes = []
+    for (const name of i.deployments) {
+      const d = await readDeployment(kube, { namespace, name }, signal)
+      const restartedAt = d.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]
+      let state: string
+      try {
+        state = rolloutStatus(d).message.trim()
+      } catch (e) {
+        state = (e as Error).message
+      }
+      facts.push(`${target({ namespace }, name)}: last restarted ${restartedAt ?? 'never'}; ${state}`)
+      await restartDeployment(kube, { namespace, name }, { dryRun: true, signal })
+      changes.push({ verb: 'restart', target: target({ namespace }, name), detail: `patch template annotation ${RESTARTED_AT_ANNOTATION} after the Secret changes (server dry run passed), then wait up to ${i.rolloutTimeout ?? '5m'}` })
+    }
+    return { observed: facts.join('; '), changes }
   },
   async apply({ inputs, signal, log }) {
     const kube = await kubeOf(inputs)

@@ -5,19 +5,21 @@
 // grant with a newer access token is updated in place, so the alert keeps counting from the
 // consent. The previous Secret is backed up (0600, run directory) until verify-decode
 // passes; a crash between delete and create is healed on --resume.
-import { basename, dirname } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { z } from 'zod'
-import { defineStep } from '../../lib/engine/step.ts'
+import { defineStep, type Change } from '../../lib/engine/step.ts'
+import { resolveStateDir } from '../../lib/engine/state.ts'
 import { OpsError } from '../../lib/errors.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
-import { sha256Hex, type SecretValue } from '../../lib/secret-value.ts'
+import { sha256Hex, SecretValue } from '../../lib/secret-value.ts'
+import { expandHome } from '../../lib/paths.ts'
 import { parseTokenFile } from '../../lib/oauth/token-file.ts'
 import { formatDuration } from '../../lib/duration.ts'
 import { connect, type Kube } from '../../lib/k8s/client.ts'
 import { requireNamespace } from '../../lib/k8s/namespaces.ts'
 import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
-import { replaceSecret, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
-import { saveBackup, loadBackup, otherRunBackup } from '../../lib/k8s/secret-backup.ts'
+import { replaceSecret, checkReplaceAllowed, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
+import { saveBackup, loadBackup, otherRunBackup, runWithBackup } from '../../lib/k8s/secret-backup.ts'
 import { restartDeployment } from '../../lib/k8s/rollout.ts'
 
 const Inputs = z.object({
@@ -36,7 +38,7 @@ const Inputs = z.object({
 type In = z.infer<typeof Inputs>
 
 const short = (hex: string) => `sha256:${hex.slice(0, 12)}`
-const where = (i: In) => `Secret ${i.namespace}/${i.secret}`
+const where = (i: Pick<In, 'namespace' | 'secret'>) => `Secret ${i.namespace}/${i.secret}`
 
 function localBytes(i: In): SecretValue {
   const { bytes } = readSecretFile(i.tokenFile)
@@ -63,7 +65,7 @@ function outputsOf(s: SecretSnapshot, key: string) {
   }
 }
 
-function refuseType(s: SecretSnapshot | undefined, i: In): void {
+function refuseType(s: SecretSnapshot | undefined, i: Pick<In, 'namespace' | 'secret'>): void {
   if (s && s.type !== 'Opaque') {
     throw new OpsError(`refusing to rewrite ${where(i)}: its type is ${s.type}, expected Opaque`, {
       reason: 'UnexpectedSecretType',
@@ -84,6 +86,29 @@ const resumeCommand = (runDir: string) => `npx zx tasks/run.mjs ${basename(dirna
 function pointAtRole(e: unknown): unknown {
   if (!(e instanceof OpsError) || !/\bForbidden\b/.test(e.message) || /denied by admission/.test(e.message)) return e
   return new OpsError(e.message, { reason: e.reason, retryable: e.retryable, hint: `${e.hint ?? 'grant the verb in the Role'} (deploy/rbac.yaml lists every verb the workflow needs)` })
+}
+
+function heldByRun(i: Pick<In, 'namespace' | 'secret'>, runId: string): OpsError {
+  return new OpsError(`${where(i)} is missing and run ${runId} holds its backup (taken before its delete)`, {
+    reason: 'SecretMissing',
+    hint: `continue that run so the Secret comes back whole: npx zx tasks/run.mjs gmail-reauth --resume ${runId}`,
+  })
+}
+
+/**
+ * Where this workflow's runs are kept, for a look at other runs' backups when this one has no
+ * run directory (dry run, --status). Follows $CREDFLOW_STATE_DIR and the default, not a
+ * --state-dir flag, which the engine does not pass to steps.
+ */
+const runsDirGuess = () => join(resolveStateDir(undefined, process.env), 'gmail-reauth', 'runs')
+
+/** The local file's bytes, or why they cannot be read (a dry run before the re-auth wrote it). */
+function localFile(path: string): SecretValue | string {
+  try {
+    return readSecretFile(path).bytes
+  } catch (e) {
+    return e instanceof OpsError ? e.message : String(e)
+  }
 }
 
 /** Where a wrong namespace comes from: the workflow's targets param. */
@@ -130,11 +155,16 @@ export default defineStep({
   description: 'write the token file into the Secret key: recreated for a new grant, updated in place otherwise',
   inputs: Inputs,
 
-  async check({ inputs, signal }) {
+  async check({ inputs, signal, runDir }) {
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     const live = await readLive(kube, inputs, signal)
-    if (!live) return { done: false, reason: `${where(inputs)} does not exist` }
+    if (!live) {
+      const ref = { namespace: inputs.namespace, name: inputs.secret }
+      const holder = runDir ? otherRunBackup(runDir, ref) : runWithBackup(runsDirGuess(), ref)
+      const held = holder ? `; run ${holder} holds its backup: npx zx tasks/run.mjs gmail-reauth --resume ${holder}` : ''
+      return { done: false, reason: `${where(inputs)} does not exist${held}` }
+    }
     refuseType(live, inputs)
     const have = live.data[inputs.key]
     const age = formatDuration(Date.now() - live.creationTimestamp.getTime())
@@ -154,6 +184,11 @@ export default defineStep({
     // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
     const live = await readLive(kube, inputs, signal)
     refuseType(live, inputs)
+    if (!live) {
+      // The real run would refuse to create a bare Secret while another run holds its backup.
+      const holder = runWithBackup(runsDirGuess(), { namespace: inputs.namespace, name: inputs.secret })
+      if (holder) throw heldByRun(inputs, holder)
+    }
     if (live && sameGrant(live, inputs.key, bytes)) {
       const predicted = await updateSecret(kube, inPlace(live, inputs.key, bytes), { dryRun: true, signal })
       const detail = `key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${live.data[inputs.key]!.fingerprint} -> ${bytes.fingerprint})`
@@ -185,12 +220,7 @@ export default defineStep({
       // Another run deleted the Secret and stopped before creating it: only that run holds the
       // copy of its other keys and labels. Continue that run instead of creating a bare Secret.
       const orphan = otherRunBackup(runDir, ref)
-      if (orphan) {
-        throw new OpsError(`${where(inputs)} is missing and run ${orphan} holds its backup (taken before its delete)`, {
-          reason: 'SecretMissing',
-          hint: `continue that run so the Secret comes back whole: npx zx tasks/run.mjs gmail-reauth --resume ${orphan}`,
-        })
-      }
+      if (orphan) throw heldByRun(inputs, orphan)
     }
     // Recorded on the object so the next run's reauth check knows the consent's age; set in
     // the create itself, so the ServiceAccount needs no patch permission on the Secret.
@@ -236,6 +266,39 @@ export default defineStep({
       log(`${r.action} ${where(inputs)} key ${inputs.key} (${bytes.fingerprint}, ${bytes.length} bytes)`)
     }
     return outputsOf(current, inputs.key)
+  },
+
+  // Before the re-auth, the new bytes (map-key's sha256) are unknown: look at the Secret and ask
+  // the server whether the delete and create of a replace, and the restarts after it, would pass.
+  async probe({ inputs: i, signal }) {
+    if (!i.namespace || !i.secret || !i.key) return { observed: 'target not known yet' }
+    const t = { namespace: i.namespace, secret: i.secret }
+    const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+    const live = await readLive(kube, t, signal)
+    const local = i.tokenFile ? localFile(expandHome(i.tokenFile)) : 'no token file given'
+    const facts: string[] = []
+    let change: Change
+    if (!live) {
+      const orphan = runWithBackup(runsDirGuess(), { namespace: t.namespace, name: t.secret })
+      if (orphan) throw heldByRun(t, orphan)
+      await createSecret(kube, { namespace: t.namespace, name: t.secret, data: { [i.key]: new SecretValue('') } }, { dryRun: true, signal }).catch((e) => {
+        throw pointAtRole(e)
+      })
+      facts.push(`${where(t)} does not exist`)
+      change = { verb: 'create', target: where(t), detail: `key ${i.key} <- the re-authenticated token file (server dry run of the create passed)` }
+    } else {
+      refuseType(live, t)
+      const have = live.data[i.key]
+      const vsLocal = typeof local === 'string' ? `local file not readable (${local})` : have?.equals(local) ? 'matches the local file' : `local file ${local.fingerprint}`
+      facts.push(`${where(t)} age ${formatDuration(Date.now() - live.creationTimestamp.getTime())}, key ${i.key} ${have ? `${have.fingerprint}, ${have.length} bytes` : 'absent'}; ${vsLocal}`)
+      await checkReplaceAllowed(kube, live, { signal }).catch((e) => {
+        throw pointAtRole(e)
+      })
+      change = { verb: 'replace', target: where(t), detail: `key ${i.key} <- the re-authenticated token file; delete+create so creationTimestamp marks the refresh (server dry run of both passed)` }
+    }
+    // The consumers the replace must not strand: apply checks them the same way first.
+    for (const name of i.deployments ?? []) await restartDeployment(kube, { namespace: t.namespace, name }, { dryRun: true, signal })
+    return { observed: facts.join('; '), changes: [change] }
   },
 
   async verify({ inputs, signal }, outputs) {

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { OpsError } from '../../lib/errors.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
+import type { SecretValue } from '../../lib/secret-value.ts'
 import { connect } from '../../lib/k8s/client.ts'
 import { readSecret } from '../../lib/k8s/secrets.ts'
 import { listDeploymentPods } from '../../lib/k8s/pods.ts'
@@ -29,26 +30,36 @@ interface Verdict {
   facts: string[]
 }
 
-async function verifyAll(i: In, signal: AbortSignal): Promise<Verdict> {
+/** `refreshedAt` undefined: a probe before update-secret ran (pods are compared with the Secret as it is). */
+async function verifyAll(i: Omit<In, 'refreshedAt'> & { refreshedAt?: string }, signal: AbortSignal, opts: { localMayBeMissing?: boolean } = {}): Promise<Verdict> {
   const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
   const problems: string[] = []
   const facts: string[] = []
-  const local = readSecretFile(i.tokenFile).bytes
+  let local: SecretValue | undefined
+  try {
+    local = readSecretFile(i.tokenFile).bytes
+  } catch (e) {
+    if (!opts.localMayBeMissing) throw e
+    problems.push((e as Error).message)
+  }
   const live = await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal })
   const remote = live?.data[i.key]
   if (!live) problems.push(`Secret ${i.namespace}/${i.secret} does not exist`)
   else if (!remote) problems.push(`Secret ${i.namespace}/${i.secret} has no key ${i.key}`)
+  else if (!local) facts.push(`Secret ${i.namespace}/${i.secret} key ${i.key} is ${remote.fingerprint}`)
   else if (!remote.equals(local)) problems.push(`Secret ${i.namespace}/${i.secret} key ${i.key} (${remote.fingerprint}) differs from the local file (${local.fingerprint})`)
   else facts.push(`${i.key} decodes to the local file byte for byte (${local.length} bytes, ${local.fingerprint})`)
+  const staleLeft: string[] = []
   for (const name of i.staleSecrets) {
-    if (await readSecret(kube, { namespace: i.namespace, name }, { signal })) problems.push(`stale Secret ${i.namespace}/${name} still exists`)
+    if (await readSecret(kube, { namespace: i.namespace, name }, { signal })) staleLeft.push(name)
   }
-  if (i.staleSecrets.length) facts.push(`stale Secret(s) gone: ${i.staleSecrets.join(', ')}`)
+  for (const name of staleLeft) problems.push(`stale Secret ${i.namespace}/${name} still exists`)
+  if (i.staleSecrets.length && !staleLeft.length) facts.push(`stale Secret(s) gone: ${i.staleSecrets.join(', ')}`)
   // creationTimestamp has whole seconds: compare against the refresh rounded down.
   // Compare server times with server times: the Secret's creationTimestamp marks the last new
   // grant (update-secret recreates it then) on the apiserver's clock, as pod timestamps are;
   // refreshedAt is this host's clock. Both have whole seconds.
-  const since = live ? live.creationTimestamp.getTime() : Math.floor(Date.parse(i.refreshedAt) / 1000) * 1000
+  const since = live ? live.creationTimestamp.getTime() : Math.floor((i.refreshedAt ? Date.parse(i.refreshedAt) : Date.now()) / 1000) * 1000
   for (const name of i.deployments) {
     const { pods } = await listDeploymentPods(kube, { namespace: i.namespace, name }, { signal })
     const current = pods.filter((p) => !p.terminating)
@@ -57,7 +68,7 @@ async function verifyAll(i: In, signal: AbortSignal): Promise<Verdict> {
     const unready = current.filter((p) => !p.ready)
     if (old.length) problems.push(`Deployment ${i.namespace}/${name}: pod(s) ${old.map((p) => p.name).join(', ')} predate the Secret's last recreation (${new Date(since).toISOString()})`)
     if (unready.length) problems.push(`Deployment ${i.namespace}/${name}: pod(s) ${unready.map((p) => p.name).join(', ')} not Ready`)
-    if (current.length && !old.length && !unready.length) facts.push(`${name}: ${current.length} pod(s) created after the refresh, all Ready`)
+    if (current.length && !old.length && !unready.length) facts.push(`${name}: ${current.length} pod(s) created after the Secret's last recreation, all Ready`)
   }
   return { ok: problems.length === 0, problems, facts }
 }
@@ -73,6 +84,17 @@ export default defineStep({
   },
   async plan({ inputs }) {
     return { changes: [{ verb: 'verify', target: `Secret ${inputs.namespace}/${inputs.secret}`, detail: `decode ${inputs.key}, compare with ${inputs.tokenFile}; stale gone; pods of ${inputs.deployments.join(', ') || 'none'} new and Ready` }] }
+  },
+  // Before update-secret ran: what verifying would find now (it reads the Secret, the stale
+  // Secrets and the pods, so a Role without list on pods or replicasets shows here already).
+  async probe({ inputs: i, signal }) {
+    if (!i.namespace || !i.secret || !i.key || !i.tokenFile) return { observed: 'target not known yet' }
+    const full = { staleSecrets: [], deployments: [], kubeconfig: '', context: '', ...i } as Omit<In, 'refreshedAt'>
+    const v = await verifyAll(full, signal, { localMayBeMissing: true })
+    return {
+      observed: `now: ${[...v.problems, ...v.facts].join('; ')}`,
+      changes: [{ verb: 'verify', target: `Secret ${i.namespace}/${i.secret}`, detail: `after the restart: decode ${i.key}, compare with ${i.tokenFile}; stale gone; pods of ${full.deployments.join(', ') || 'none'} new and Ready` }],
+    }
   },
   async apply({ inputs, signal, runDir, log }) {
     const v = await verifyAll(inputs, signal)

@@ -4,9 +4,10 @@
 // protocol, test/fixtures/gmail/fake-gmail-mcp.mjs) does the consent. One sandbox, in order:
 // each describe starts from where the previous one left the token file.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resetFixtures } from '../k8s/fixtures.ts'
+import { serviceAccountKubeconfig } from '../k8s/service-account.ts'
 import { startGmailEnv, SCOPES, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
 import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
 import type { ApiProxy } from '../e2e/api-proxy.ts'
@@ -59,6 +60,70 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/ssh -L 9876:127\.0\.0\.1:9876 /)
     expect(r.stdout).toMatch(/--set loopbackPort=9876\)/)
+  })
+
+  // The weekly case: the token is dead, so reauth must run first and map-key's sha256 is not
+  // known. The steps after it still look at the cluster with what they know (their probe).
+  it('--dry-run: the plan holds the server-side dry runs of the Secret replace and the restart; nothing changed', async () => {
+    const before = await view.snapshot()
+    const from = proxy.requests.length
+    const r = await env.run([...sets, '--dry-run'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/\[reauth\] would consent Google account westsidebasketball@gmail\.com/)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] would replace Secret basketball-api\/gmail-oauth-token \(key gmail-westsidebasketball\.json <- the re-authenticated token file; .*server dry run of both passed\)/)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] planned in \S+: Secret basketball-api\/gmail-oauth-token age [\dsmhd.]+, key gmail-westsidebasketball\.json sha256:[0-9a-f]{12}, \d+ bytes; local file sha256:[0-9a-f]{12}/)
+    expect(r.stdout).toMatch(/\[restart\[basketball-api\]\] would restart Deployment basketball-api\/basketball-api \(patch template annotation kubectl\.kubernetes\.io\/restartedAt after the Secret changes \(server dry run passed\)/)
+    expect(r.stdout).toMatch(/\[verify-decode\[basketball-api\]\] would verify Secret basketball-api\/gmail-oauth-token/)
+    expect(await view.snapshot()).toEqual(before)
+    // Every write was a server-side dry run: the Secret's delete (with preconditions) and create, the Deployment's patch.
+    const writes = proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))
+    expect(writes.map((q) => `${q.method} ${q.path.split('?')[0]}`)).toEqual(expect.arrayContaining([
+      'DELETE /api/v1/namespaces/basketball-api/secrets/gmail-oauth-token',
+      'POST /api/v1/namespaces/basketball-api/secrets',
+      'PATCH /apis/apps/v1/namespaces/basketball-api/deployments/basketball-api',
+    ]))
+    for (const q of writes) expect(q.path, `${q.method} ${q.path}`).toMatch(/[?&]dryRun=All\b/)
+  })
+
+  it('--dry-run as a ServiceAccount whose Role lacks create on Secrets fails with that Forbidden; nothing changed', async () => {
+    const sa = await serviceAccountKubeconfig(kubeconfig, {
+      namespace: 'basketball-api',
+      name: 'gmail-dry-no-create',
+      dir: env.dir,
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'delete', 'update'] },
+        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+        { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      ],
+    })
+    const before = await view.snapshot()
+    const r = await env.run([...env.sets({ kubeconfig: sa }), '--dry-run'])
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] FAILED in \S+: Forbidden: cannot create secrets "gmail-oauth-token" in namespace "basketball-api" \(RBAC: system:serviceaccount:basketball-api:gmail-dry-no-create\) \(server dry-run\)/)
+    expect(r.stdout).toMatch(/hint: grant it in the Role, then check with: kubectl auth can-i create secrets\/gmail-oauth-token -n basketball-api/)
+    expect(await view.snapshot()).toEqual(before)
+  })
+
+  it('--status with no earlier run: consent age and days left of the dead token, the command that fixes it, Secret age and rollout state', async () => {
+    // The file was written 8 days ago (the stand-in's clock moved 8 days; this host's did not).
+    const eightDaysAgo = new Date(Date.now() - 8 * DAY)
+    utimesSync(env.tokenFile, eightDaysAgo, eightDaysAgo)
+    const before = await view.snapshot()
+    const from = proxy.requests.length
+    const r = await env.run([...sets, '--status'], { env: { CREDFLOW_STATE_DIR: join(env.dir, 'fresh-state') } })
+    expect(r.code, r.stderr).toBe(0)
+    expect(await view.snapshot()).toEqual(before)
+    // Read-only: the probes' writes are server-side dry runs (they surface RBAC and admission refusals).
+    for (const q of proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))) expect(q.path).toMatch(/[?&]dryRun=All\b/)
+    const out = r.stdout
+    expect(out).toContain('last run: none recorded')
+    const row = (node: string) => out.split('\n').find((l) => l.startsWith(node + ' ')) ?? `(no row ${node})\n${out}`
+    expect(row('reauth')).toMatch(/✎ todo .*the refresh token is expired or revoked \(invalid_grant\); token is dead, re-auth needed now: cd \S+ && scripts\/gmail-reauth\.sh/)
+    expect(row('reauth')).toMatch(/consent 8d0h ago \(file mtime\), 0d left: Google's 7-day expiry passed 1d0h ago/)
+    expect(row('update-secret[basketball-api]')).toMatch(/Secret basketball-api\/gmail-oauth-token age [\dsmhd.]+, key gmail-westsidebasketball\.json sha256:[0-9a-f]{12}, \d+ bytes; local file sha256:[0-9a-f]{12}; would replace Secret/)
+    expect(row('restart[basketball-api]')).toMatch(/Deployment basketball-api\/basketball-api: last restarted \S+; deployment "basketball-api" successfully rolled out; would restart Deployment/)
+    expect(row('verify-decode[basketball-api]')).toMatch(/now: .*differs from the local file/)
   })
 })
 

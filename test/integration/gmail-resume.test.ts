@@ -270,6 +270,14 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
 
     await view.remove(policy)
     await view.until('the policy to go', createAllowed)
+    // --status and a dry run say so too, with the command that brings the Secret back whole.
+    const status = await env.run([...sets, '--status'])
+    const row = status.stdout.split('\n').find((l) => l.startsWith(`${U} `)) ?? status.stdout
+    expect(row).toContain(`Secret basketball-api/gmail-oauth-token does not exist; run ${run.runId} holds its backup: npx zx tasks/run.mjs gmail-reauth --resume ${run.runId}`)
+    const dry = await env.run([...sets, '--dry-run'])
+    expect(dry.code).toBe(1)
+    expect(dry.stdout).toMatch(new RegExp(`\\[${U.replace(/[[\]]/g, '\\$&')}\\] FAILED .*is missing and run ${run.runId} holds its backup`))
+    expect(await view.secret()).toBeUndefined()
     // A fresh run (no --resume) must not create a bare Secret: it points at the run with the backup.
     const fresh = await env.run([...sets, '--yes'])
     expect(fresh.code).toBe(1)
