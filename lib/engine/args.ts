@@ -35,7 +35,7 @@ interface FlagSpec {
 }
 
 export const FLAGS: FlagSpec[] = [
-  { name: 'dry-run', short: 'n', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'run check and plan only: print every intended change, write nothing (server-side dryRun=All)' },
+  { name: 'dry-run', short: 'n', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'run check and plan only: print every intended change, write nothing' },
   { name: 'resume', env: 'CREDFLOW_RESUME', kind: 'optional', arg: 'RUN_ID', help: 'continue a run (default: the latest unfinished one): keep what succeeded, rerun the rest' },
   { name: 'from', env: 'CREDFLOW_FROM', kind: 'string', arg: 'NODE', help: 'like --resume, and also rerun NODE (or one instance, e.g. update-secret[ns]) and everything after it; with no earlier run, a full run' },
   { name: 'only', env: 'CREDFLOW_ONLY', kind: 'string', arg: 'NODE', help: 'run just NODE (or one instance, e.g. update-secret[ns]) with the upstream outputs stored by the last run; needs an earlier run unless NODE has no upstream' },
@@ -49,7 +49,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'graph', env: 'CREDFLOW_GRAPH', kind: 'bool', help: 'print the DAG as a Mermaid flowchart and exit' },
   { name: 'status', env: 'CREDFLOW_STATUS', kind: 'bool', help: "read-only: run every node's check and show what it observes, with the last run's outcome" },
   { name: 'force', env: 'CREDFLOW_FORCE', kind: 'bool', help: 'resume even though the workflow file or params changed since the run' },
-  { name: 'list', env: 'CREDFLOW_LIST', kind: 'bool', help: 'list the workflows in workflows/' },
+  { name: 'list', env: 'CREDFLOW_LIST', kind: 'bool', help: 'list the workflows (in workflows/, or CREDFLOW_WORKFLOWS_DIR)' },
   { name: 'help', short: 'h', env: '', kind: 'bool', help: 'show help (after a workflow name: its params and nodes)' },
 ]
 
@@ -66,12 +66,21 @@ function camel(name: string): keyof CliArgs {
   return name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof CliArgs
 }
 
-const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/
+export const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/
 
 function envBool(name: string, value: string): boolean {
   if (/^(1|true|yes|on)$/i.test(value)) return true
   if (/^(0|false|no|off)?$/i.test(value)) return false
   throw new UsageError(`${name}=${value}: expected 1/true/yes or 0/false/no`)
+}
+
+/** --resume's value when it is not a run id: a boolean, or a clear error that a run id works too. */
+function optionalBool(name: string, value: string): boolean {
+  try {
+    return envBool(name, value)
+  } catch {
+    throw new UsageError(`${name}=${value}: expected a run id (like 20261125T014000Z-ab12), or 1/true/yes or 0/false/no`)
+  }
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
@@ -99,8 +108,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       else value = true
     } else if (spec.kind === 'optional') {
       // --resume=<run id>, or --resume=true/false like any boolean flag
-      if (inline !== undefined) value = RUN_ID.test(inline) ? inline : envBool(`--${spec.name}`, inline) ? true : 'false'
-      else if (argv[i + 1] && RUN_ID.test(argv[i + 1])) value = argv[++i]
+      // Workflow names start with a letter, run ids with a digit: `--resume 2020` is a (bad) run id.
+      if (inline !== undefined) value = RUN_ID.test(inline) ? inline : optionalBool(`--${spec.name}`, inline) ? true : 'false'
+      else if (argv[i + 1] && /^\d/.test(argv[i + 1])) value = argv[++i]
       else value = true
     } else {
       if (inline !== undefined) value = inline
@@ -126,7 +136,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const v = spec.env ? env[spec.env] : undefined
     if (v === undefined || v === '') return undefined
     if (spec.kind === 'bool') return envBool(spec.env, v) ? true : undefined
-    if (spec.kind === 'optional') return RUN_ID.test(v) ? v : envBool(spec.env, v) ? true : undefined
+    if (spec.kind === 'optional') return /^\d/.test(v) && !/^[01]$/.test(v) ? v : optionalBool(spec.env, v) ? true : undefined
     return v
   }
   const bool = (name: string) => get(name) === true
@@ -135,7 +145,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     return typeof v === 'string' ? v : undefined
   }
   const mp = str('max-parallel') ?? '4'
-  if (!/^[1-9]\d*$/.test(mp)) throw new UsageError(`--max-parallel ${mp}: expected a positive integer`)
+  if (!/^[1-9]\d*$/.test(mp)) throw new UsageError(`${seen.has('max-parallel') ? `--max-parallel ${mp}` : `CREDFLOW_MAX_PARALLEL=${mp}`}: expected a positive integer`)
   const resume = get('resume')
   const args: CliArgs = {
     workflow: positionals[0] ?? (env.CREDFLOW_WORKFLOW || undefined),
@@ -165,6 +175,5 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const other = others.find(active)
     if (other) throw new UsageError(`${given(mode)} and ${given(other)} cannot be combined: ${why}`)
   }
-  if (typeof args.resume === 'string' && !RUN_ID.test(args.resume)) throw new UsageError(`--resume ${args.resume}: not a run id (like 20261125T014000Z-ab12)`)
   return args
 }

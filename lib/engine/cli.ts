@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { nextStdinLine, releaseStdin } from '../stdin-lines.ts'
-import { parseArgs, UsageError, type CliArgs } from './args.ts'
+import { parseArgs, UsageError, RUN_ID, type CliArgs } from './args.ts'
 import { loadWorkflow, shownPath, WorkflowError, type Workflow } from './load.ts'
 import { resolveParams } from './params.ts'
 import { generalHelp, workflowHelp, CMD } from './help.ts'
@@ -60,6 +60,9 @@ export async function main(opts: MainOptions): Promise<number> {
   workflowName = args.workflow
   const workflowsDir = env.CREDFLOW_WORKFLOWS_DIR ? resolve(env.CREDFLOW_WORKFLOWS_DIR) : join(opts.root, 'workflows')
   if (args.list) {
+    if (!existsSync(workflowsDir)) {
+      return usage(`no workflows directory at ${workflowsDir}${env.CREDFLOW_WORKFLOWS_DIR ? ` (from CREDFLOW_WORKFLOWS_DIR=${env.CREDFLOW_WORKFLOWS_DIR})` : ''}: point CREDFLOW_WORKFLOWS_DIR at the directory holding the workflow files`)
+    }
     out.write(listWorkflows(workflowsDir))
     return 0
   }
@@ -101,8 +104,11 @@ export async function main(opts: MainOptions): Promise<number> {
   if (mode.kind !== 'fresh' && !args.status) {
     const latest = store.latest()
     // Resume continues the newest run only while it is unfinished: a newer success wins over an older failure.
-    previous = typeof args.resume === 'string' ? store.load(args.resume) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
-    if (typeof args.resume === 'string' && !previous) return usage(`--resume ${args.resume}: no such run in ${store.workflowDir}`)
+    previous = typeof args.resume === 'string' ? (RUN_ID.test(args.resume) ? store.load(args.resume) : undefined) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
+    if (typeof args.resume === 'string' && !previous) {
+      const recent = store.list().slice(-5).reverse()
+      return usage(`--resume ${args.resume}: not a known run id of ${wf.name} in ${store.workflowDir}; ${recent.length ? `recent runs, newest first: ${recent.join(', ')}` : 'no runs are recorded there'}`)
+    }
     if (!previous && mode.kind === 'resume') {
       say(`credflow: nothing to resume: ${latest ? `the latest run ${latest.runId} ${latest.status}` : `no run of ${wf.name} in ${store.workflowDir}`}; starting a new run`)
     }
@@ -371,7 +377,6 @@ export function findWorkflow(dir: string, name: string): string | undefined {
 }
 
 function listWorkflows(dir: string): string {
-  if (!existsSync(dir)) return `no workflows directory at ${dir}\n`
   const rows = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => {

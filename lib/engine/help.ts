@@ -20,6 +20,12 @@ Usage:
 Flags:
 ${flags.join('\n')}
 
+Environment:
+  CREDFLOW_WORKFLOW=NAME         the workflow to run when none is named on the command line
+  CREDFLOW_WORKFLOWS_DIR=DIR     where workflow files are found (default: workflows/ of this checkout;
+                                 steps load from DIR/../tasks)
+  CREDFLOW_SET_<PARAM>=VALUE     a param, like --set (tokenFile -> CREDFLOW_SET_TOKENFILE)
+
 Exit codes: 0 success, 1 a node failed, 2 usage or workflow error, 3 another run holds the lock,
 130 interrupted by SIGINT, SIGTERM or SIGHUP (state saved; continue with --resume).
 `
@@ -32,7 +38,7 @@ function show(v: unknown): string {
 export function workflowHelp(wf: Workflow): string {
   const params = Object.entries(wf.params).map(([name, p]) => {
     const def = p.default === undefined ? (p.required ? ' (required)' : '') : ` (default: ${p.secret ? '<secret>' : show(p.default)})`
-    return `  ${name} <${p.type}>${def}\n      ${p.description ?? ''}\n      --set ${name}=...  or  ${paramEnvName(name)}=...`
+    return [`  ${name} <${p.type}>${def}`, p.description && `      ${p.description}`, `      --set ${name}=...  or  ${paramEnvName(name)}=...`].filter(Boolean).join('\n')
   })
   const nodes = wf.nodes.map((n) => {
     const tags = [n.isFinally && 'finally', n.spec.interactive && 'interactive', n.spec.confirm && 'confirm', n.forEach && `forEach ${n.forEach.param}`, n.spec.when && `when ${n.spec.when}`]

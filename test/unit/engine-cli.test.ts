@@ -51,6 +51,32 @@ describe('--help', () => {
   })
 })
 
+describe('messages', () => {
+  it('generic help names the workflow env vars and says nothing of Kubernetes', async () => {
+    const r = await runMain(['--help'], sb.env)
+    expect(r.stdout).toContain('CREDFLOW_WORKFLOW=NAME')
+    expect(r.stdout).toContain('CREDFLOW_WORKFLOWS_DIR=DIR')
+    expect(r.stdout).not.toMatch(/dryRun=All|Kubernetes/)
+  })
+  it('workflow help has no blank line for a param without a description', async () => {
+    const r = await runMain(['diamond', '--help'], sb.env)
+    expect(r.stdout).toContain('  slowMs <number> (default: 0)\n      --set slowMs=...')
+    expect(r.stdout).not.toMatch(/\n\s*\n\s+--set /)
+  })
+  it('a dry run says "checking", not "running"', async () => {
+    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--dry-run'], sb.env)
+    expect(r.stdout).toMatch(/Z \[a\] checking\n/)
+    expect(r.stdout).not.toMatch(/\] running\n/)
+  })
+  it('--list of a missing workflows directory exits 2 naming it and the variable', async () => {
+    const missing = join(sb.root, 'nowhere')
+    const r = await runMain(['--list'], { ...sb.env, CREDFLOW_WORKFLOWS_DIR: missing })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`credflow: no workflows directory at ${missing} (from CREDFLOW_WORKFLOWS_DIR=${missing})`)
+    expect(r.stdout).toBe('')
+  })
+})
+
 describe('--list', () => {
   it('lists the workflows with their descriptions', async () => {
     const r = await runMain(['--list'], sb.env)
@@ -155,7 +181,10 @@ describe('environment fallbacks', () => {
     expect(parseArgs(['--dry-run=false', '--max-parallel', '3', 'noop7'], env)).toMatchObject({ workflow: 'noop7', dryRun: false, maxParallel: 3 })
     expect(parseArgs([], { CREDFLOW_DRY_RUN: '0' }).dryRun).toBe(false)
     expect(() => parseArgs([], { CREDFLOW_DRY_RUN: 'maybe' })).toThrow('CREDFLOW_DRY_RUN=maybe: expected 1/true/yes or 0/false/no')
-    expect(() => parseArgs([], { CREDFLOW_MAX_PARALLEL: 'lots' })).toThrow('expected a positive integer')
+    expect(() => parseArgs([], { CREDFLOW_MAX_PARALLEL: 'lots' })).toThrow('CREDFLOW_MAX_PARALLEL=lots: expected a positive integer')
+    expect(() => parseArgs([], { CREDFLOW_RESUME: 'bogus' })).toThrow('CREDFLOW_RESUME=bogus: expected a run id (like 20261125T014000Z-ab12), or 1/true/yes or 0/false/no')
+    expect(() => parseArgs(['--resume=bogus'], {})).toThrow('--resume=bogus: expected a run id')
+    expect(parseArgs([], { CREDFLOW_RESUME: '20261125T014000Z-ab12' }).resume).toBe('20261125T014000Z-ab12')
     // A conflict names the side that came from the environment as the variable it came from.
     expect(() => parseArgs(['--dry-run', 'diamond'], { CREDFLOW_STATUS: '1' })).toThrow('CREDFLOW_STATUS=1 and --dry-run cannot be combined')
   })

@@ -70,7 +70,10 @@ describe('--resume', () => {
     expect(readState(sb.state, 'diamond', id).status).toBe('succeeded')
     const r = await diamond(sb.env, '--resume', '20200101T000000Z-abcd')
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain('--resume 20200101T000000Z-abcd: no such run')
+    expect(r.stderr).toContain(`--resume 20200101T000000Z-abcd: not a known run id of diamond in ${join(sb.state, 'diamond')}; recent runs, newest first: ${id}`)
+    const short = await diamond(sb.env, '--resume', '2020')
+    expect(short.code).toBe(2)
+    expect(short.stderr).toContain(`credflow: --resume 2020: not a known run id of diamond in ${join(sb.state, 'diamond')}; recent runs, newest first: ${id}`)
   })
 })
 

@@ -4,9 +4,11 @@ import type { EngineEvent } from '../events.ts'
 /** One timestamped line per event, prefixed by node: for CI logs and pipes. */
 export function plainRenderer(write: (line: string) => void, now: () => Date = () => new Date()) {
   const line = (id: string | undefined, text: string) => write(`${now().toISOString()} ${id ? `[${id}] ` : ''}${text}`)
+  let dryRun = false
   return (e: EngineEvent): void => {
     switch (e.type) {
       case 'run-start':
+        dryRun = e.dryRun
         line(undefined, `${e.dryRun ? 'dry run of' : 'run'} ${e.workflow}${e.runId ? ` (run ${e.runId})` : ''}${e.resumeOf ? `, resuming ${e.resumeOf}` : ''}: ${e.instances.length} node(s)`)
         break
       case 'notice':
@@ -28,7 +30,7 @@ export function plainRenderer(write: (line: string) => void, now: () => Date = (
           case 'pending':
             break
           case 'running':
-            line(e.id, 'running')
+            line(e.id, dryRun ? 'checking' : 'running') // a dry run only checks and plans
             break
           case 'failed':
             line(e.id, `FAILED${took}: ${e.error?.message ?? e.reason ?? ''}`)
