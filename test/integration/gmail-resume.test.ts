@@ -1,8 +1,9 @@
 // --resume after the CLI is SIGKILLed at each step of gmail-reauth, including between the
-// DELETE and the CREATE of the Secret. One run is killed seven times and resumed until it
+// DELETE and the CREATE of the Secret. One run is killed eight times and resumed until it
 // succeeds; each stop is made real, not simulated in product code:
 //   reauth         waiting for the consent (no browser answers)
 //   verify-scopes  its refresh delayed by the stand-in (injectTokenFaults delayMs)
+//   map-key        its read of the token file blocked (a FIFO swapped in after verify-scopes read it)
 //   update-secret  its DELETE held by the apiserver proxy (backup taken, Secret intact)
 //   (between)      its CREATE held after the DELETE went through (Secret gone)
 //   delete-stale   its DELETE held, while restart waits on a rollout pinned off the kwok node
@@ -14,7 +15,8 @@
 // that admits the dry runs update-secret asks first, as if it changed in between): the run fails
 // with the Secret missing, and --resume rebuilds it from the backup once the policy is gone.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
 import type { GmailEnv, RunningCli } from '../e2e/gmail-env.ts'
@@ -104,6 +106,31 @@ describe('--resume after SIGKILL at every step', () => {
     expect(c.authorizations()).toHaveLength(++consents)
     expect(existsSync(env.tokenFile)).toBe(true)
     expect(await view.snapshot()).toEqual(original)
+  })
+
+  it('map-key: killed while it reads the token file; verify-scopes had finished', async () => {
+    // map-key makes no request to hold: its read of the token file is stopped instead. The
+    // rerun verify-scopes reads the real file, its refresh is slowed down, and meanwhile the
+    // file is swapped for a FIFO that nobody writes, so map-key's read blocks.
+    const c = env.standIn.control
+    const tokenCalls = c.requestCount('/token')
+    c.injectTokenFaults({ delayMs: 1500 })
+    const real = `${env.tokenFile}.real`
+    const cli = env.spawn([...sets, '--yes', '--resume'])
+    await view.until('the slowed refresh', async () => c.requestCount('/token') > tokenCalls)
+    renameSync(env.tokenFile, real)
+    execFileSync('mkfifo', ['-m', '600', env.tokenFile])
+    try {
+      const s = await killWhen(cli, cli.waitFor(/\[map-key\] running/))
+      kept(s, 'reauth')
+      expect(s.nodes['verify-scopes'].status).toMatch(/cached|succeeded/)
+      expect(s.nodes['map-key'].status).toBe('running')
+      expect(s.nodes[U]?.status ?? 'pending').toBe('pending')
+      expect(await view.snapshot()).toEqual(original)
+    } finally {
+      rmSync(env.tokenFile, { force: true })
+      renameSync(real, env.tokenFile)
+    }
   })
 
   it('update-secret, before the DELETE: backup taken, Secret intact; earlier nodes kept', async () => {
@@ -199,7 +226,7 @@ describe('--resume after SIGKILL at every step', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const [s] = env.runs()
     expect(s.status).toBe('succeeded')
-    expect(s.resumes).toBe(7)
+    expect(s.resumes).toBe(8)
     kept(s, 'reauth', 'verify-scopes', 'map-key', U, D, R)
     expect(s.nodes[V].status).toBe('succeeded')
     expect(backups(s)).toEqual([])
