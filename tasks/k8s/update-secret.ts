@@ -5,7 +5,7 @@
 // grant with a newer access token is updated in place, so the alert keeps counting from the
 // consent. The previous Secret is backed up (0600, run directory) until verify-decode
 // passes; a crash between delete and create is healed on --resume.
-import { basename, dirname, join } from 'node:path'
+import { basename, join } from 'node:path'
 import { z } from 'zod'
 import { defineStep, type Change } from '../../lib/engine/step.ts'
 import { resolveStateDir } from '../../lib/engine/state.ts'
@@ -79,8 +79,6 @@ function withoutLastApplied(a: Record<string, string>): Record<string, string> {
   return rest
 }
 
-/** `<state-dir>/<workflow>/runs/<run-id>` -> the command that continues that run. */
-const resumeCommand = (runDir: string) => `npx zx tasks/run.mjs ${basename(dirname(dirname(runDir)))} --resume ${basename(runDir)}`
 
 /** A refusal by RBAC: say where the workflow's Role is written down. */
 function pointAtRole(e: unknown): unknown {
@@ -88,10 +86,11 @@ function pointAtRole(e: unknown): unknown {
   return new OpsError(e.message, { reason: e.reason, retryable: e.retryable, hint: `${e.hint ?? 'grant the verb in the Role'} (deploy/rbac.yaml lists every verb the workflow needs)` })
 }
 
-function heldByRun(i: Pick<In, 'namespace' | 'secret'>, runId: string): OpsError {
+/** `command` is the step context's: the hint carries --state-dir when it is not the default. */
+function heldByRun(i: Pick<In, 'namespace' | 'secret'>, runId: string, command: (...flags: string[]) => string): OpsError {
   return new OpsError(`${where(i)} is missing and run ${runId} holds its backup (taken before its delete)`, {
     reason: 'SecretMissing',
-    hint: `continue that run so the Secret comes back whole: npx zx tasks/run.mjs gmail-reauth --resume ${runId}`,
+    hint: `continue that run so the Secret comes back whole: ${command('--resume', runId)}`,
   })
 }
 
@@ -155,14 +154,14 @@ export default defineStep({
   description: 'write the token file into the Secret key: recreated for a new grant, updated in place otherwise',
   inputs: Inputs,
 
-  async check({ inputs, signal, runDir }) {
+  async check({ inputs, signal, runDir, command }) {
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     const live = await readLive(kube, inputs, signal)
     if (!live) {
       const ref = { namespace: inputs.namespace, name: inputs.secret }
       const holder = runDir ? otherRunBackup(runDir, ref) : runWithBackup(runsDirGuess(), ref)
-      const held = holder ? `; run ${holder} holds its backup: npx zx tasks/run.mjs gmail-reauth --resume ${holder}` : ''
+      const held = holder ? `; run ${holder} holds its backup: ${command('--resume', holder)}` : ''
       return { done: false, reason: `${where(inputs)} does not exist${held}` }
     }
     refuseType(live, inputs)
@@ -178,7 +177,7 @@ export default defineStep({
     }
   },
 
-  async plan({ inputs, signal }) {
+  async plan({ inputs, signal, command }) {
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
@@ -187,7 +186,7 @@ export default defineStep({
     if (!live) {
       // The real run would refuse to create a bare Secret while another run holds its backup.
       const holder = runWithBackup(runsDirGuess(), { namespace: inputs.namespace, name: inputs.secret })
-      if (holder) throw heldByRun(inputs, holder)
+      if (holder) throw heldByRun(inputs, holder, command)
     }
     if (live && sameGrant(live, inputs.key, bytes)) {
       const predicted = await updateSecret(kube, inPlace(live, inputs.key, bytes), { dryRun: true, signal })
@@ -209,7 +208,7 @@ export default defineStep({
     }
   },
 
-  async apply({ inputs, signal, runDir, log }) {
+  async apply({ inputs, signal, runDir, log, command }) {
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     const ref = { namespace: inputs.namespace, name: inputs.secret }
@@ -220,7 +219,7 @@ export default defineStep({
       // Another run deleted the Secret and stopped before creating it: only that run holds the
       // copy of its other keys and labels. Continue that run instead of creating a bare Secret.
       const orphan = otherRunBackup(runDir, ref)
-      if (orphan) throw heldByRun(inputs, orphan)
+      if (orphan) throw heldByRun(inputs, orphan, command)
     }
     // Recorded on the object so the next run's reauth check knows the consent's age; set in
     // the create itself, so the ServiceAccount needs no patch permission on the Secret.
@@ -255,7 +254,7 @@ export default defineStep({
         value: bytes,
         annotations: consent,
         signal,
-        resumeCommand: runDir ? resumeCommand(runDir) : undefined,
+        resumeCommand: runDir ? command('--resume', basename(runDir)) : undefined,
         beforeDelete: (prev) => {
           if (runDir) log(`backed up the previous Secret to ${saveBackup(runDir, prev)}`)
         },
@@ -270,7 +269,7 @@ export default defineStep({
 
   // Before the re-auth, the new bytes (map-key's sha256) are unknown: look at the Secret and ask
   // the server whether the delete and create of a replace, and the restarts after it, would pass.
-  async probe({ inputs: i, signal }) {
+  async probe({ inputs: i, signal, command }) {
     if (!i.namespace || !i.secret || !i.key) return { observed: 'target not known yet' }
     const t = { namespace: i.namespace, secret: i.secret }
     const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
@@ -280,7 +279,7 @@ export default defineStep({
     let change: Change
     if (!live) {
       const orphan = runWithBackup(runsDirGuess(), { namespace: t.namespace, name: t.secret })
-      if (orphan) throw heldByRun(t, orphan)
+      if (orphan) throw heldByRun(t, orphan, command)
       await createSecret(kube, { namespace: t.namespace, name: t.secret, data: { [i.key]: new SecretValue('') } }, { dryRun: true, signal }).catch((e) => {
         throw pointAtRole(e)
       })

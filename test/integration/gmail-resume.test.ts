@@ -51,6 +51,7 @@ afterAll(async () => {
 
 const writes = (path: string, method: string) => (q: ApiRequest) => q.method === method && q.path.split('?')[0] === path && !/dryRun=/.test(q.path)
 const SECRETS = `/api/v1/namespaces/${ns}/secrets`
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** SIGKILL the CLI once `stopped` resolves (it is stuck at the point under test); drop a held request unsent. */
 async function killWhen(cli: RunningCli, stopped: Promise<unknown>, held?: HeldRequest): Promise<RunState> {
@@ -291,7 +292,7 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
     expect(failed.stdout).toMatch(/denied by admission.*test policy: no token Secret/)
     expect(await view.secret()).toBeUndefined()
     const run = env.runs().at(-1)!
-    expect(failed.stdout).toMatch(new RegExp(`hint: fix the refusal first \\(.*\\); then run npx zx tasks/run\\.mjs gmail-reauth --resume ${run.runId}:`))
+    expect(failed.stdout).toMatch(new RegExp(`hint: fix the refusal first \\(.*\\); then run npx zx tasks/run\\.mjs gmail-reauth --state-dir ${re(env.stateDir)} --resume ${run.runId}:`))
     expect(run.nodes[U].status).toBe('failed')
     expect(backups(run)).toHaveLength(1)
 
@@ -300,7 +301,7 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
     // --status and a dry run say so too, with the command that brings the Secret back whole.
     const status = await env.run([...sets, '--status'])
     const row = status.stdout.split('\n').find((l) => l.startsWith(`${U} `)) ?? status.stdout
-    expect(row).toContain(`Secret basketball-api/gmail-oauth-token does not exist; run ${run.runId} holds its backup: npx zx tasks/run.mjs gmail-reauth --resume ${run.runId}`)
+    expect(row).toContain(`Secret basketball-api/gmail-oauth-token does not exist; run ${run.runId} holds its backup: npx zx tasks/run.mjs gmail-reauth --state-dir ${env.stateDir} --resume ${run.runId}`)
     const dry = await env.run([...sets, '--dry-run'])
     expect(dry.code).toBe(1)
     expect(dry.stdout).toMatch(new RegExp(`\\[${U.replace(/[[\]]/g, '\\$&')}\\] FAILED .*is missing and run ${run.runId} holds its backup`))
@@ -309,7 +310,7 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
     const fresh = await env.run([...sets, '--yes'])
     expect(fresh.code).toBe(1)
     expect(fresh.stdout).toMatch(new RegExp(`Secret basketball-api/gmail-oauth-token is missing and run ${run.runId} holds its backup`))
-    expect(fresh.stdout).toMatch(new RegExp(`hint: continue that run so the Secret comes back whole: npx zx tasks/run\\.mjs gmail-reauth --resume ${run.runId}`))
+    expect(fresh.stdout).toMatch(new RegExp(`hint: continue that run so the Secret comes back whole: npx zx tasks/run\\.mjs gmail-reauth --state-dir ${re(env.stateDir)} --resume ${run.runId}`))
     expect(await view.secret()).toBeUndefined()
     const resumed = await env.run([...sets, '--yes', '--resume', run.runId])
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
