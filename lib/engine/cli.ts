@@ -20,6 +20,7 @@ import { jsonSummary, refusalJson, type RefusalStatus } from './render/json.ts'
 import type { StepDefinition, Change } from './step.ts'
 import { fingerprint } from '../secret-value.ts'
 import { NextCommands, shellQuote } from './command.ts'
+import { checkNodeInputs } from './inputs-check.ts'
 import { hostname } from 'node:os'
 
 export interface MainOptions {
@@ -77,14 +78,15 @@ export async function main(opts: MainOptions): Promise<number> {
   const file = findWorkflow(workflowsDir, args.workflow)
   if (!file) return usage(`no workflow "${args.workflow}" in ${shownPath(workflowsDir) || '.'} (see ${CMD} --list)`)
   const tasksDir = join(dirname(dirname(file)), 'tasks')
+  const invalid = (e: WorkflowError) => {
+    const hint = 'fix each problem at the position shown (file:line:col), then run again'
+    return refuse({ status: 'invalid', exitCode: 2, error: `invalid workflow:\n${e.message}`, hint, text: `credflow: invalid workflow:\n${e.message}\nhint: ${hint}`, extra: { problems: e.problems } })
+  }
   let wf: Workflow
   try {
     wf = loadWorkflow(file, { taskExists: (id) => existsSync(join(tasksDir, `${id}.ts`)) || existsSync(join(tasksDir, `${id}.js`)) })
   } catch (e) {
-    if (e instanceof WorkflowError) {
-      const hint = 'fix each problem at the position shown (file:line:col), then run again'
-      return refuse({ status: 'invalid', exitCode: 2, error: `invalid workflow:\n${e.message}`, hint, text: `credflow: invalid workflow:\n${e.message}\nhint: ${hint}`, extra: { problems: e.problems } })
-    }
+    if (e instanceof WorkflowError) return invalid(e)
     throw e
   }
   workflowName = wf.name
@@ -97,6 +99,23 @@ export async function main(opts: MainOptions): Promise<number> {
     out.write(toMermaid(new Map(wf.nodes.filter((n) => !n.isFinally).map((n) => [n.id, n.needs])), new Map(wf.nodes.map((n) => [n.id, n.spec.description ?? n.spec.run])), wf.nodes.filter((n) => n.isFinally).map((n) => n.id)))
     return 0
   }
+  const steps = new Map<string, Promise<StepDefinition>>()
+  const loadStep = (id: string) => {
+    if (!steps.has(id)) {
+      const ts = join(tasksDir, `${id}.ts`)
+      const path = existsSync(ts) ? ts : join(tasksDir, `${id}.js`)
+      steps.set(id, import(pathToFileURL(path).href).then((m) => (m.default ?? m.step) as StepDefinition))
+    }
+    return steps.get(id)!
+  }
+  // A run, a dry run and --status import every step anyway: check each node's `with` against
+  // its step's inputs now, so a typo fails before anything runs (a step that fails to import
+  // is reported by its node at run time).
+  const imported = new Map<string, StepDefinition>()
+  await Promise.all([...new Set(wf.nodes.map((n) => n.spec.run))].map((id) => loadStep(id).then((s) => void imported.set(id, s), () => {})))
+  const inputProblems = checkNodeInputs(wf, imported)
+  if (inputProblems.length) return invalid(new WorkflowError(inputProblems))
+
   const store = new StateStore(resolveStateDir(args.stateDir, env), wf.name)
   const next = new NextCommands({ workflow: wf.name, workflowArg: args.workflow, stateDirFlag: args.stateDir, env, set: args.set, secretParams: new Set(Object.keys(wf.params).filter((k) => wf.params[k].secret)) })
   const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
@@ -139,15 +158,6 @@ export async function main(opts: MainOptions): Promise<number> {
     if (args.from) say(`credflow: --from ${picked}: no earlier run of ${wf.name} in ${store.workflowDir}, so this is a full run (each node starts with its check: work already done is not redone)`)
   }
 
-  const steps = new Map<string, Promise<StepDefinition>>()
-  const loadStep = (id: string) => {
-    if (!steps.has(id)) {
-      const ts = join(tasksDir, `${id}.ts`)
-      const path = existsSync(ts) ? ts : join(tasksDir, `${id}.js`)
-      steps.set(id, import(pathToFileURL(path).href).then((m) => (m.default ?? m.step) as StepDefinition))
-    }
-    return steps.get(id)!
-  }
   const ctl = new AbortController()
   // A terminal without a size (some CI pseudo-terminals) cannot hold the live view.
   const isTty = Boolean(process.stdin.isTTY && out.isTTY) && (out.columns ?? 0) >= 40 && !isCi(env)

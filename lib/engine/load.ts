@@ -29,6 +29,8 @@ export interface Workflow {
   /** Topological order, `finally` nodes last. */
   nodes: WorkflowNode[]
   byId: Map<string, WorkflowNode>
+  /** Line and column of the YAML node at `path` (or of the key `key` in it), for problems found later. */
+  position(path: (string | number)[], key?: string): { line: number; col: number }
 }
 
 export interface Problem {
@@ -202,6 +204,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
     params,
     nodes,
     byId: new Map(nodes.map((n) => [n.id, n])),
+    position: (path, key) => lc.linePos(locate(doc, path, key)),
   }
 }
 

@@ -127,6 +127,25 @@ nodes:
     '    with: { file: "${{ params.nope }}/a" }', //   16
     '',
   ].join('\n'),
+  'bad-inputs.yaml': [
+    'version: 1', //                                                        1
+    'name: bad-inputs', //                                                  2
+    'description: x', //                                                    3
+    'params:', //                                                           4
+    '  wait: { type: string, default: soon }', //                          5
+    'nodes:', //                                                            6
+    '  a:', //                                                              7
+    '    run: demo/touch', //                                               8
+    '    with:', //                                                         9
+    '      file: /tmp/x', //                                                10
+    '      contnet: hi', //                                                 11
+    '      sleepMs: soon', //                                               12
+    '      failTimes: "${{ params.wait }}"', //                             13
+    '  b:', //                                                              14
+    '    run: demo/touch', //                                               15
+    '    with: { content: ok }', //                                         16
+    '',
+  ].join('\n'),
   'good.yaml': `${HEAD}name: good
 params:
   dir: { type: string, required: true }
@@ -194,6 +213,21 @@ describe('one pass', () => {
     problem(lines, 'all-at-once.yaml', 15, 19, 'nodes.a.needs.1', 'unknown node "ghost"')
     problem(lines, 'all-at-once.yaml', 16, 19, 'nodes.a.with.file', 'unknown param "nope" (declared: bad_name, dir)')
     expect(lines).toHaveLength(7) // "typo" failed the schema but exists: needing it is no error
+  })
+})
+
+describe("a node's with: against its step's inputs", () => {
+  it('reports unknown inputs (listing the valid ones), literal values of the wrong type and missing inputs, before anything runs', async () => {
+    const lines = await rejected('bad-inputs', ['--dry-run'])
+    problem(lines, 'bad-inputs.yaml', 11, 7, 'nodes.a.with.contnet', 'unknown input "contnet" of task demo/touch (its inputs: file, content, sleepMs, failTimes, fatal, trace)')
+    problem(lines, 'bad-inputs.yaml', 12, 16, 'nodes.a.with.sleepMs', 'input "sleepMs" of task demo/touch: Invalid input: expected number, received string')
+    problem(lines, 'bad-inputs.yaml', 16, 11, 'nodes.b.with', 'task demo/touch needs input "file"')
+    // A templated value is checked once resolved, at run time.
+    expect(lines).toHaveLength(3)
+  })
+  it('is not needed for --help and --graph, which import no step', async () => {
+    expect((await runMain(['bad-inputs', '--help'], env)).code).toBe(0)
+    expect((await runMain(['bad-inputs', '--graph'], env)).code).toBe(0)
   })
 })
 
