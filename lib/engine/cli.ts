@@ -8,12 +8,12 @@ import { resolveParams } from './params.ts'
 import { generalHelp, workflowHelp, CMD } from './help.ts'
 import { EventBus } from './events.ts'
 import { StateStore, resolveStateDir, newRunState, newRunId, isUnfinished, type RunState } from './state.ts'
-import { acquireLock, inspectLock, LockHeldError, type Lock } from './lock.ts'
+import { acquireLock, LockHeldError, type Lock } from './lock.ts'
 import { planResume, describeDrift, type ResumeMode } from './resume.ts'
 import { runWorkflow, type TerminalIo, type RunResult } from './scheduler.ts'
 import { expandInstances } from './instances.ts'
 import { toMermaid } from './graph.ts'
-import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
+import { statusCommand } from './status-command.ts'
 import { plainRenderer } from './render/plain.ts'
 import { summaryTable } from './render/summary.ts'
 import { jsonSummary, refusalJson, type RefusalStatus } from './render/json.ts'
@@ -313,39 +313,6 @@ export async function main(opts: MainOptions): Promise<number> {
     releaseStdin()
     for (const s of [out, err]) s.off?.('error', onPipeError)
   }
-}
-
-async function statusCommand(a: {
-  wf: Workflow
-  params: Record<string, unknown>
-  store: StateStore
-  loadStep: (id: string) => Promise<StepDefinition>
-  io: TerminalIo
-  signal: AbortSignal
-  json: boolean
-  out: NodeJS.WriteStream
-  next: NextCommands
-}): Promise<number> {
-  const last = a.store.latest()
-  const gone = last ? goneRun(last, a.store, a.next) : undefined
-  const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next })
-  const lastRun = last ? { runId: last.runId, status: lastRunStatus(last, gone), finishedAt: last.finishedAt ?? null, ...(gone ? { processGone: true, reason: gone.why, next: gone.resume } : {}) } : null
-  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, lastRun, nodes: obs }, null, 2) + '\n')
-  else a.out.write(formatStatus(a.wf.name, obs, last, gone))
-  return 0
-}
-
-/** A run recorded as running must hold the workflow's lock; when it does not, its process was killed or crashed. */
-function goneRun(last: RunState, store: StateStore, next: NextCommands): GoneRun | undefined {
-  if (last.status !== 'running') return undefined
-  const lock = inspectLock(store.workflowDir)
-  if (lock.kind === 'live' && lock.holder.runId === last.runId) return undefined
-  if (lock.kind === 'unreadable') return undefined // cannot tell; the lock's own error shows on the next run
-  const why =
-    lock.kind === 'stale' && lock.holder?.runId === last.runId
-      ? `its lock names pid ${lock.holder.pid} on ${lock.holder.host}, ${lock.why}`
-      : `no live process holds its lock (it was run by pid ${last.pid} on ${last.host})`
-  return { why, resume: next.resume('--resume', last.runId) }
 }
 
 function lockHint(e: LockHeldError): string {

@@ -1,0 +1,42 @@
+import { expandInstances } from './instances.ts'
+import { inspectLock } from './lock.ts'
+import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
+import type { NextCommands } from './command.ts'
+import type { Workflow } from './load.ts'
+import type { TerminalIo } from './scheduler.ts'
+import type { RunState, StateStore } from './state.ts'
+import type { StepDefinition } from './step.ts'
+
+/** `--status`: the last run's outcome (a run whose process is gone shows as interrupted) and every node's check. */
+export async function statusCommand(a: {
+  wf: Workflow
+  params: Record<string, unknown>
+  store: StateStore
+  loadStep: (id: string) => Promise<StepDefinition>
+  io: TerminalIo
+  signal: AbortSignal
+  json: boolean
+  out: NodeJS.WriteStream
+  next: NextCommands
+}): Promise<number> {
+  const last = a.store.latest()
+  const gone = last ? goneRun(last, a.store, a.next) : undefined
+  const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next })
+  const lastRun = last ? { runId: last.runId, status: lastRunStatus(last, gone), finishedAt: last.finishedAt ?? null, ...(gone ? { processGone: true, reason: gone.why, next: gone.resume } : {}) } : null
+  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, lastRun, nodes: obs }, null, 2) + '\n')
+  else a.out.write(formatStatus(a.wf.name, obs, last, gone))
+  return 0
+}
+
+/** A run recorded as running must hold the workflow's lock; when it does not, its process was killed or crashed. */
+function goneRun(last: RunState, store: StateStore, next: NextCommands): GoneRun | undefined {
+  if (last.status !== 'running') return undefined
+  const lock = inspectLock(store.workflowDir)
+  if (lock.kind === 'live' && lock.holder.runId === last.runId) return undefined
+  if (lock.kind === 'unreadable') return undefined // cannot tell; the lock's own error shows on the next run
+  const why =
+    lock.kind === 'stale' && lock.holder?.runId === last.runId
+      ? `its lock names pid ${lock.holder.pid} on ${lock.holder.host}, ${lock.why}`
+      : `no live process holds its lock (it was run by pid ${last.pid} on ${last.host})`
+  return { why, resume: next.resume('--resume', last.runId) }
+}
