@@ -97,7 +97,7 @@ async function consentTime(ctx: Ctx, probe: GrantFacts): Promise<Consent | undef
  * that compares with Google's 7-day limit, and the command that fixes it.
  */
 async function deadTokenFacts(ctx: Ctx): Promise<string> {
-  const fix = `token is dead, re-auth needed now: cd ${ROOT.replace(/\/$/, '')} && scripts/gmail-reauth.sh (the weekly runbook in README.md)`
+  const fix = `token is dead, re-auth needed now: cd ${operatorCheckout()} && scripts/gmail-reauth.sh (the weekly runbook in README.md)`
   let file: TokenFile
   try {
     file = readTokenFile(expandHome(ctx.inputs.tokenFile))
@@ -200,9 +200,7 @@ export default defineStep({
   runbook: ({ inputs: i }) => {
     // The tunnel must be open before the consent, so the port has to be fixed: the configured one, else 8765.
     const port = i.loopbackPort || 8765
-    // In a CI job (Forgejo, GitHub and act runners set GITHUB_ACTIONS) this checkout is the
-    // job's scratch copy, removed when the job ends: do not send the operator there.
-    const checkout = process.env.GITHUB_ACTIONS === 'true' ? '<your credflow checkout>' : ROOT.replace(/\/$/, '')
+    const checkout = operatorCheckout()
     return [
       `consent needs a person at a browser. Over SSH on ${hostname()}:`,
       `  1. ssh -L ${port}:127.0.0.1:${port} ${safeUser()}@${hostname()}   (the tunnel for the loopback redirect)`,
@@ -212,6 +210,15 @@ export default defineStep({
     ].join('\n')
   },
 })
+
+/**
+ * Where the operator runs the tool. In a CI job (Forgejo, GitHub and act runners set
+ * GITHUB_ACTIONS) this checkout is the job's scratch copy, removed when the job ends: do not
+ * send the operator there.
+ */
+function operatorCheckout(): string {
+  return process.env.GITHUB_ACTIONS === 'true' ? '<your credflow checkout>' : ROOT.replace(/\/$/, '')
+}
 
 function safeUser(): string {
   try {
