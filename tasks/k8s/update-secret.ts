@@ -12,7 +12,6 @@ import { resolveStateDir } from '../../lib/engine/state.ts'
 import { OpsError } from '../../lib/errors.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { sha256Hex, SecretValue } from '../../lib/secret-value.ts'
-import { expandHome } from '../../lib/paths.ts'
 import { parseTokenFile } from '../../lib/oauth/token-file.ts'
 import { formatDuration } from '../../lib/duration.ts'
 import { connect, type Kube } from '../../lib/k8s/client.ts'
@@ -78,7 +77,6 @@ function withoutLastApplied(a: Record<string, string>): Record<string, string> {
   const { 'kubectl.kubernetes.io/last-applied-configuration': _, ...rest } = a
   return rest
 }
-
 
 /** A refusal by RBAC: say where the workflow's Role is written down. */
 function pointAtRole(e: unknown): unknown {
@@ -274,7 +272,7 @@ export default defineStep({
     const t = { namespace: i.namespace, secret: i.secret }
     const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
     const live = await readLive(kube, t, signal)
-    const local = i.tokenFile ? localFile(expandHome(i.tokenFile)) : 'no token file given'
+    const local = i.tokenFile ? localFile(i.tokenFile) : 'no token file given'
     const facts: string[] = []
     let change: Change
     if (!live) {
