@@ -26,8 +26,9 @@ Environment:
                                  steps load from DIR/../tasks)
   CREDFLOW_SET_<PARAM>=VALUE     a param, like --set (tokenFile -> CREDFLOW_SET_TOKENFILE)
 
-Exit codes: 0 success, 1 a node failed, 2 usage or workflow error, 3 another run holds the lock,
-130 interrupted by SIGINT, SIGTERM or SIGHUP (state saved; continue with --resume).
+Exit codes: 0 success, 1 a node failed (--status: a check could not look), 2 usage or workflow
+error, 3 another run holds the lock, 130 interrupted by SIGINT, SIGTERM or SIGHUP (state saved;
+continue with --resume).
 `
 }
 

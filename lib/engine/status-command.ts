@@ -7,7 +7,11 @@ import type { TerminalIo } from './scheduler.ts'
 import type { RunState, StateStore } from './state.ts'
 import type { StepDefinition } from './step.ts'
 
-/** `--status`: the last run's outcome (a run whose process is gone shows as interrupted) and every node's check. */
+/**
+ * `--status`: the last run's outcome (a run whose process is gone shows as interrupted) and
+ * every node's check. Exit 0 when every check could look (whatever it saw), 1 when one failed
+ * (cluster unreachable, Forbidden...): the picture is incomplete, and a job should notice.
+ */
 export async function statusCommand(a: {
   wf: Workflow
   params: Record<string, unknown>
@@ -23,9 +27,10 @@ export async function statusCommand(a: {
   const gone = last ? goneRun(last, a.store, a.next) : undefined
   const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next })
   const lastRun = last ? { runId: last.runId, status: lastRunStatus(last, gone), finishedAt: last.finishedAt ?? null, ...(gone ? { processGone: true, reason: gone.why, next: gone.resume } : {}) } : null
-  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, lastRun, nodes: obs }, null, 2) + '\n')
+  const complete = obs.every((o) => o.state !== 'error')
+  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, complete, lastRun, nodes: obs }, null, 2) + '\n')
   else a.out.write(formatStatus(a.wf.name, obs, last, gone))
-  return 0
+  return complete ? 0 : 1
 }
 
 /** A run recorded as running must hold the workflow's lock; when it does not, its process was killed or crashed. */

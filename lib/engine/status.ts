@@ -125,5 +125,7 @@ export function formatStatus(workflow: string, obs: NodeObservation[], last: Run
     const lr = (o.lastRun?.status ?? '-').padEnd(11)
     lines.push(`${o.id.padEnd(w)}  ${now} ${lr}  ${o.observed}`)
   }
+  const errors = obs.filter((o) => o.state === 'error').map((o) => o.id)
+  if (errors.length) lines.push('', `incomplete: the check of ${errors.join(', ')} failed (see OBSERVED); fix that and run --status again (exit 1)`)
   return lines.join('\n') + '\n'
 }

@@ -34,7 +34,7 @@ describe('--help', () => {
       expect(r.stdout, f.name).toContain(`--${f.name}`)
       if (f.env) expect(r.stdout, f.env).toContain(`env: ${f.env}`)
     }
-    expect(r.stdout).toMatch(/Exit codes: 0 success, 1 a node failed, 2 usage or workflow error, 3 another run holds the lock,\s+130 interrupted/)
+    expect(r.stdout).toMatch(/Exit codes: 0 success, 1 a node failed \(--status: a check could not look\), 2 usage or workflow\s+error, 3 another run holds the lock, 130 interrupted/)
     expect((await runMain(['-h'], sb.env)).stdout).toBe(r.stdout)
   })
   it('after a workflow: its params (type, default, env name) and nodes in order, without needing required params', async () => {

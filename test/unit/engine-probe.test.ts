@@ -53,8 +53,11 @@ describe('--status of a node whose inputs wait for an upstream output', () => {
   })
   it('shows a throwing probe as an error row with its hint, like a failing check', async () => {
     const r = await probe('--status', '--set', 'deny=true')
-    expect(r.code).toBe(0)
+    expect(r.code).toBe(1) // the picture is incomplete: a job running --status must notice
     expect(row(r.stdout, 'deliver')).toMatch(/✖ error +- +write \S+delivered: Forbidden \(probe\) \(hint: grant write access, then rerun the dry run\)$/)
+    expect(r.stdout).toContain('incomplete: the check of deliver failed (see OBSERVED); fix that and run --status again (exit 1)')
+    const doc = JSON.parse((await probe('--status', '--json', '--set', 'deny=true')).stdout)
+    expect(doc.complete).toBe(false)
   })
   it('uses the real check once the upstream has run', async () => {
     expect((await probe()).code).toBe(0)
