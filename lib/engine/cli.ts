@@ -259,6 +259,7 @@ export async function main(opts: MainOptions): Promise<number> {
       bus,
       state,
       store: state ? store : undefined,
+      runsDir: join(store.workflowDir, 'runs'),
       resume: planResume(instances, previous, mode),
       previous,
       history,

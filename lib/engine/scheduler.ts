@@ -31,6 +31,8 @@ export interface RunOptions {
   /** The run document to fill in; absent in a dry run (nothing is written). */
   state?: RunState
   store?: StateStore
+  /** `<state-dir>/<workflow>/runs`, for StepContext.runsDir (also in a dry run, which has no store). */
+  runsDir: string
   resume: ResumePlan
   /** The run whose outputs `previousOutputs` and --only read. */
   previous?: RunState
@@ -268,6 +270,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     dryRun: o.dryRun,
     interactive: o.interactive,
     runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
+    runsDir: o.runsDir,
     runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
     previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
     attempt,

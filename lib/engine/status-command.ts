@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { expandInstances } from './instances.ts'
 import { inspectLock } from './lock.ts'
 import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
@@ -25,7 +26,7 @@ export async function statusCommand(a: {
 }): Promise<number> {
   const last = a.store.latest()
   const gone = last ? goneRun(last, a.store, a.next) : undefined
-  const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next })
+  const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next, runsDir: join(a.store.workflowDir, 'runs') })
   const lastRun = last ? { runId: last.runId, status: lastRunStatus(last, gone), finishedAt: last.finishedAt ?? null, ...(gone ? { processGone: true, reason: gone.why, next: gone.resume } : {}) } : null
   const complete = obs.every((o) => o.state !== 'error')
   if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, complete, lastRun, nodes: obs }, null, 2) + '\n')

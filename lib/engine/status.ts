@@ -33,6 +33,8 @@ export async function observe(args: {
   signal: AbortSignal
   io: TerminalIo
   next: NextCommands
+  /** `<state-dir>/<workflow>/runs`, for StepContext.runsDir. */
+  runsDir: string
   timeoutMs?: number
 }): Promise<NodeObservation[]> {
   const outputs = new Map<string, Outputs | undefined>()
@@ -62,6 +64,7 @@ export async function observe(args: {
         dryRun: true,
         interactive: false,
         runDir: undefined,
+        runsDir: args.runsDir,
         runStartedAt: args.last?.startedAt ?? new Date().toISOString(),
         previousOutputs: args.last?.nodes[inst.id]?.outputs,
         attempt: 1,

@@ -69,6 +69,12 @@ export interface StepContext<In> {
   readonly interactive: boolean
   /** A private 0700 directory for this run (backups). Undefined in a dry run. */
   readonly runDir: string | undefined
+  /**
+   * Where this workflow's runs are kept (`<state-dir>/<workflow>/runs`, one directory per run
+   * id), whatever --state-dir says; may not exist yet. Read-only: e.g. a dry run or --status
+   * looking for another run's backup.
+   */
+  readonly runsDir: string
   /** When this run (or the run it resumes) started, ISO 8601. */
   readonly runStartedAt: string
   /** Outputs this node recorded in the run being resumed, if any. */

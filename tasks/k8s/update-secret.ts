@@ -5,10 +5,9 @@
 // grant with a newer access token is updated in place, so the alert keeps counting from the
 // consent. The previous Secret is backed up (0600, run directory) until verify-decode
 // passes; a crash between delete and create is healed on --resume.
-import { basename, join } from 'node:path'
+import { basename } from 'node:path'
 import { z } from 'zod'
 import { defineStep, type Change } from '../../lib/engine/step.ts'
-import { resolveStateDir } from '../../lib/engine/state.ts'
 import { OpsError } from '../../lib/errors.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { sha256Hex, SecretValue } from '../../lib/secret-value.ts'
@@ -92,13 +91,6 @@ function heldByRun(i: Pick<In, 'namespace' | 'secret'>, runId: string, command: 
   })
 }
 
-/**
- * Where this workflow's runs are kept, for a look at other runs' backups when this one has no
- * run directory (dry run, --status). Follows $CREDFLOW_STATE_DIR and the default, not a
- * --state-dir flag, which the engine does not pass to steps.
- */
-const runsDirGuess = () => join(resolveStateDir(undefined, process.env), 'gmail-reauth', 'runs')
-
 /** The local file's bytes, or why they cannot be read (a dry run before the re-auth wrote it). */
 function localFile(path: string): SecretValue | string {
   try {
@@ -152,13 +144,13 @@ export default defineStep({
   description: 'write the token file into the Secret key: recreated for a new grant, updated in place otherwise',
   inputs: Inputs,
 
-  async check({ inputs, signal, runDir, command }) {
+  async check({ inputs, signal, runDir, runsDir, command }) {
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     const live = await readLive(kube, inputs, signal)
     if (!live) {
       const ref = { namespace: inputs.namespace, name: inputs.secret }
-      const holder = runDir ? otherRunBackup(runDir, ref) : runWithBackup(runsDirGuess(), ref)
+      const holder = runDir ? otherRunBackup(runDir, ref) : runWithBackup(runsDir, ref)
       const held = holder ? `; run ${holder} holds its backup: ${command('--resume', holder)}` : ''
       return { done: false, reason: `${where(inputs)} does not exist${held}` }
     }
@@ -175,7 +167,7 @@ export default defineStep({
     }
   },
 
-  async plan({ inputs, signal, command }) {
+  async plan({ inputs, signal, runsDir, command }) {
     const bytes = localBytes(inputs)
     const kube = await kubeOf(inputs)
     // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
@@ -183,7 +175,7 @@ export default defineStep({
     refuseType(live, inputs)
     if (!live) {
       // The real run would refuse to create a bare Secret while another run holds its backup.
-      const holder = runWithBackup(runsDirGuess(), { namespace: inputs.namespace, name: inputs.secret })
+      const holder = runWithBackup(runsDir, { namespace: inputs.namespace, name: inputs.secret })
       if (holder) throw heldByRun(inputs, holder, command)
     }
     if (live && sameGrant(live, inputs.key, bytes)) {
@@ -267,7 +259,7 @@ export default defineStep({
 
   // Before the re-auth, the new bytes (map-key's sha256) are unknown: look at the Secret and ask
   // the server whether the delete and create of a replace, and the restarts after it, would pass.
-  async probe({ inputs: i, signal, command }) {
+  async probe({ inputs: i, signal, runsDir, command }) {
     if (!i.namespace || !i.secret || !i.key) return { observed: 'target not known yet' }
     const t = { namespace: i.namespace, secret: i.secret }
     const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
@@ -276,7 +268,7 @@ export default defineStep({
     const facts: string[] = []
     let change: Change
     if (!live) {
-      const orphan = runWithBackup(runsDirGuess(), { namespace: t.namespace, name: t.secret })
+      const orphan = runWithBackup(runsDir, { namespace: t.namespace, name: t.secret })
       if (orphan) throw heldByRun(t, orphan, command)
       await createSecret(kube, { namespace: t.namespace, name: t.secret, data: { [i.key]: new SecretValue('') } }, { dryRun: true, signal }).catch((e) => {
         throw pointAtRole(e)

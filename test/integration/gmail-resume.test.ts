@@ -299,7 +299,8 @@ describe('the apiserver refuses the CREATE after the DELETE went through', () =>
     await view.remove(policy)
     await view.until('the policy to go', createAllowed)
     // --status and a dry run say so too, with the command that brings the Secret back whole.
-    const status = await env.run([...sets, '--status'])
+    // Given as --state-dir (the environment points elsewhere): steps see the runs where the flag says.
+    const status = await env.run([...sets, '--status', '--state-dir', env.stateDir], { env: { CREDFLOW_STATE_DIR: join(env.dir, 'elsewhere') } })
     const row = status.stdout.split('\n').find((l) => l.startsWith(`${U} `)) ?? status.stdout
     expect(row).toContain(`Secret basketball-api/gmail-oauth-token does not exist; run ${run.runId} holds its backup: npx zx tasks/run.mjs gmail-reauth --state-dir ${env.stateDir} --resume ${run.runId}`)
     const dry = await env.run([...sets, '--dry-run'])

@@ -11,7 +11,7 @@ import { restartDeployment, waitForRollout } from '../../lib/k8s/rollout.ts'
 import { listDeploymentPods } from '../../lib/k8s/pods.ts'
 import { SecretValue } from '../../lib/secret-value.ts'
 import { OpsError } from '../../lib/errors.ts'
-import { applyFixtures, resetFixtures, FIXTURE } from '../k8s/fixtures.ts'
+import { resetFixtures, FIXTURE } from '../k8s/fixtures.ts'
 import { serviceAccountKubeconfig } from '../k8s/service-account.ts'
 
 const kubeconfig = inject('kubeconfig')
