@@ -4,7 +4,7 @@
 // before the cluster is touched. Outputs key names, sizes and hashes, never content.
 import { basename } from 'node:path'
 import { z } from 'zod'
-import { defineStep } from '../../lib/engine/step.ts'
+import { defineStep, type StepContext } from '../../lib/engine/step.ts'
 import { OpsError, isOpsError } from '../../lib/errors.ts'
 import { expandHome } from '../../lib/paths.ts'
 import { sha256Hex } from '../../lib/secret-value.ts'
@@ -19,14 +19,14 @@ const Inputs = z.object({
 })
 type In = z.infer<typeof Inputs>
 
-function mapping(i: In) {
+function mapping(i: In, command: StepContext<In>['command']) {
   const { bytes, path } = readSecretFile(i.tokenFile)
   const file = parseTokenFile(bytes.reveal(), `token file ${path}`) // size, JSON, format, refresh_token
   if (i.verifiedFingerprint && bytes.fingerprint !== i.verifiedFingerprint) {
     // e.g. --from map-key after the file changed: these bytes were never checked with Google.
     throw new OpsError(`${path} changed since verify-scopes checked it (${i.verifiedFingerprint} -> ${bytes.fingerprint}): refusing to map bytes nobody verified`, {
       reason: 'TokenFileChanged',
-      hint: 'verify the new file first: npx zx tasks/run.mjs gmail-reauth --from verify-scopes',
+      hint: `verify the new file first: ${command('--from', 'verify-scopes')}`,
     })
   }
   const mappings = i.targets.map((t) => `${t.namespace}/${t.secret}[${t.key}]`)
@@ -39,9 +39,9 @@ function mapping(i: In) {
 export default defineStep({
   description: 'map the token file bytes to the Secret key(s)',
   inputs: Inputs,
-  async check({ inputs, dryRun }) {
+  async check({ inputs, dryRun, command }) {
     try {
-      const m = mapping(inputs)
+      const m = mapping(inputs, command)
       return { done: true, outputs: m.outputs, observed: m.text }
     } catch (e) {
       if (dryRun && isOpsError(e) && e.reason === 'TokenFileMissing') return { done: false, reason: `${expandHome(inputs.tokenFile)} appears after re-auth` }
@@ -51,7 +51,7 @@ export default defineStep({
   async plan({ inputs }) {
     return { changes: inputs.targets.map((t) => ({ verb: 'map', target: `${t.namespace}/${t.secret}[${t.key}]`, detail: `<- ${basename(inputs.tokenFile)} bytes` })) }
   },
-  async apply({ inputs }) {
-    return mapping(inputs).outputs
+  async apply({ inputs, command }) {
+    return mapping(inputs, command).outputs
   },
 })

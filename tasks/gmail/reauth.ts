@@ -198,9 +198,19 @@ export default defineStep({
   },
 
   runbook: ({ inputs: i }) => {
+    const checkout = operatorCheckout()
+    if (i.mode === 'external') {
+      // The upstream tool prints its URL and takes the answer on the terminal: no tunnel needed.
+      return [
+        `consent needs a person at a browser. Over SSH on ${hostname()}:`,
+        `  1. ssh ${safeUser()}@${hostname()}`,
+        `  2. cd ${checkout} && scripts/gmail-reauth.sh   (runs ${i.command} on your terminal)`,
+        `  3. open the URL it prints in your local browser, sign in as ${i.account}, tick EVERY Gmail box, and give it back what it asks for`,
+        `  4. then re-dispatch the job with resume, or let the same command finish the sync`,
+      ].join('\n')
+    }
     // The tunnel must be open before the consent, so the port has to be fixed: the configured one, else 8765.
     const port = i.loopbackPort || 8765
-    const checkout = operatorCheckout()
     return [
       `consent needs a person at a browser. Over SSH on ${hostname()}:`,
       `  1. ssh -L ${port}:127.0.0.1:${port} ${safeUser()}@${hostname()}   (the tunnel for the loopback redirect)`,

@@ -3,7 +3,7 @@
 // granted), tokeninfo's azp/aud equal the client id, and Gmail says the mailbox is the
 // expected account. A token of another account is never synced.
 import { z } from 'zod'
-import { defineStep } from '../../lib/engine/step.ts'
+import { defineStep, type StepContext } from '../../lib/engine/step.ts'
 import { OpsError, isOpsError } from '../../lib/errors.ts'
 import { expandHome } from '../../lib/paths.ts'
 import { probeToken, type TokenProbe } from '../../lib/oauth/token-probe.ts'
@@ -18,10 +18,11 @@ const Inputs = z.object({
   endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
 })
 type In = z.infer<typeof Inputs>
-// --resume would keep reauth's success and fail here again; --from reruns reauth, whose check now wants a consent.
-const REDO = 'npx zx tasks/run.mjs gmail-reauth --from reauth'
+type Command = StepContext<In>['command']
 
-async function verify(i: In, signal: AbortSignal): Promise<TokenProbe> {
+async function verify(i: In, signal: AbortSignal, command: Command): Promise<TokenProbe> {
+  // --resume would keep reauth's success and fail here again; --from reruns reauth, whose check now wants a consent.
+  const redo = command('--from', 'reauth')
   const probe = await probeToken({
     tokenFile: expandHome(i.tokenFile),
     clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined,
@@ -32,13 +33,13 @@ async function verify(i: In, signal: AbortSignal): Promise<TokenProbe> {
   if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
     throw new OpsError(`the token belongs to ${probe.email}, not ${i.account}: refusing to sync another account's token`, {
       reason: 'WrongAccount',
-      hint: `consent again and sign in as ${i.account} (the consent screen's account chooser): ${REDO}`,
+      hint: `consent again and sign in as ${i.account} (the consent screen's account chooser): ${redo}`,
     })
   }
   if (probe.missingScopes.length) {
     throw new OpsError(`the grant lacks ${probe.missingScopes.length} required scope(s): ${probe.missingScopes.join(', ')}`, {
       reason: 'ScopesMissing',
-      hint: `consent again and tick every box on the consent screen (Google lets users untick scopes): ${REDO}`,
+      hint: `consent again and tick every box on the consent screen (Google lets users untick scopes): ${redo}`,
     })
   }
   return probe
@@ -49,9 +50,9 @@ const outputsOf = (p: TokenProbe) => ({ account: p.email, clientId: p.client.cli
 export default defineStep({
   description: 'refresh against Google and check scopes, client and account',
   inputs: Inputs,
-  async check({ inputs, signal, dryRun }) {
+  async check({ inputs, signal, dryRun, command }) {
     try {
-      const p = await verify(inputs, signal)
+      const p = await verify(inputs, signal, command)
       return { done: true, outputs: outputsOf(p), observed: `all ${inputs.requiredScopes.length} required scopes granted to ${p.client.clientId}; Gmail confirms ${p.email}` }
     } catch (e) {
       // In a dry run the re-auth has not happened yet: a dead token is expected, not a failure.
@@ -64,7 +65,7 @@ export default defineStep({
   async plan({ inputs }) {
     return { changes: [{ verb: 'verify', target: `token of ${inputs.account}`, detail: `refresh at ${inputs.endpoints.tokenUrl ?? 'Google'}; require ${inputs.requiredScopes.length} scopes` }] }
   },
-  async apply({ inputs, signal }) {
-    return outputsOf(await verify(inputs, signal))
+  async apply({ inputs, signal, command }) {
+    return outputsOf(await verify(inputs, signal, command))
   },
 })

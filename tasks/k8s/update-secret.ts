@@ -7,7 +7,7 @@
 // passes; a crash between delete and create is healed on --resume.
 import { basename } from 'node:path'
 import { z } from 'zod'
-import { defineStep, type Change } from '../../lib/engine/step.ts'
+import { defineStep, type Change, type StepContext } from '../../lib/engine/step.ts'
 import { OpsError } from '../../lib/errors.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { sha256Hex, SecretValue } from '../../lib/secret-value.ts'
@@ -38,13 +38,13 @@ type In = z.infer<typeof Inputs>
 const short = (hex: string) => `sha256:${hex.slice(0, 12)}`
 const where = (i: Pick<In, 'namespace' | 'secret'>) => `Secret ${i.namespace}/${i.secret}`
 
-function localBytes(i: In): SecretValue {
+function localBytes(i: In, command: StepContext<In>['command']): SecretValue {
   const { bytes } = readSecretFile(i.tokenFile)
   const sha = sha256Hex(bytes.reveal())
   if (sha !== i.sha256) {
     throw new OpsError(`${i.tokenFile} changed since map-key validated it (${short(i.sha256)} -> ${short(sha)})`, {
       reason: 'TokenFileChanged',
-      hint: 'verify the new content with Google first: npx zx tasks/run.mjs gmail-reauth --from verify-scopes',
+      hint: `verify the new content with Google first: ${command('--from', 'verify-scopes')}`,
     })
   }
   return bytes
@@ -145,7 +145,7 @@ export default defineStep({
   inputs: Inputs,
 
   async check({ inputs, signal, runDir, runsDir, command }) {
-    const bytes = localBytes(inputs)
+    const bytes = localBytes(inputs, command)
     const kube = await kubeOf(inputs)
     const live = await readLive(kube, inputs, signal)
     if (!live) {
@@ -168,7 +168,7 @@ export default defineStep({
   },
 
   async plan({ inputs, signal, runsDir, command }) {
-    const bytes = localBytes(inputs)
+    const bytes = localBytes(inputs, command)
     const kube = await kubeOf(inputs)
     // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
     const live = await readLive(kube, inputs, signal)
@@ -199,7 +199,7 @@ export default defineStep({
   },
 
   async apply({ inputs, signal, runDir, log, command }) {
-    const bytes = localBytes(inputs)
+    const bytes = localBytes(inputs, command)
     const kube = await kubeOf(inputs)
     const ref = { namespace: inputs.namespace, name: inputs.secret }
     const live = await readLive(kube, inputs, signal)

@@ -100,7 +100,7 @@ describe('a bad token file', () => {
     const r = await env.run([...env.sets(), '--non-interactive', '--yes', '--from', 'map-key'])
     expect(r.code).toBe(1)
     expect(failedLine(r, 'map-key')).toMatch(/changed since verify-scopes checked it .*refusing to map bytes nobody verified/)
-    expect(r.stdout).toMatch(/\[map-key\] hint: verify the new file first: npx zx tasks\/run\.mjs gmail-reauth --from verify-scopes/)
+    expect(r.stdout).toContain(`[map-key] hint: verify the new file first: npx zx tasks/run.mjs gmail-reauth --state-dir ${env.stateDir} --from verify-scopes`)
     expect((await view.secretBytes())!.equals(synced!)).toBe(true)
     expect(readFileSync(env.tokenFile).equals(other)).toBe(true)
   })

@@ -55,6 +55,14 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     expect(out).toMatch(/\[verify-scopes\] blocked/)
   })
 
+  it('in external mode (the default) the runbook asks for no tunnel and names the upstream command', async () => {
+    const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, reauthMode: 'external', reauthCommand: 'gmail-mcp reauth' }), '--non-interactive'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/ {2}1\. ssh \S+@\S+\n/)
+    expect(r.stdout).not.toContain('ssh -L')
+    expect(r.stdout).toMatch(/scripts\/gmail-reauth\.sh {3}\(runs gmail-mcp reauth on your terminal\)/)
+  })
+
   it('the runbook names the configured loopback port', async () => {
     const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, loopbackPort: '9876' }), '--non-interactive'])
     expect(r.code).toBe(1)
