@@ -140,6 +140,20 @@ function inPlace(live: SecretSnapshot, key: string, bytes: SecretValue) {
   }
 }
 
+/** The Secret a run recreates from its own backup after its delete: other keys, labels and annotations kept, new content. */
+function fromBackup(backup: SecretSnapshot, i: In, bytes: SecretValue) {
+  const consent: Record<string, string> = i.consentedAt ? { [CONSENTED_AT_ANNOTATION]: i.consentedAt } : {}
+  return {
+    namespace: i.namespace,
+    name: i.secret,
+    type: backup.type,
+    labels: backup.labels,
+    // kubectl's last-applied annotation would carry the old token into the new object.
+    annotations: { ...withoutLastApplied(backup.annotations), ...consent, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
+    data: { ...backup.data, [i.key]: bytes },
+  }
+}
+
 export default defineStep({
   description: 'write the token file into the Secret key: recreated for a new grant, updated in place otherwise',
   inputs: Inputs,
@@ -150,7 +164,7 @@ export default defineStep({
     const live = await readLive(kube, inputs, signal)
     if (!live) {
       const ref = { namespace: inputs.namespace, name: inputs.secret }
-      const holder = runDir ? otherRunBackup(runDir, ref) : runWithBackup(runsDir, ref)
+      const holder = runWithBackup(runsDir, ref, runDir)
       const held = holder ? `; run ${holder} holds its backup: ${command('--resume', holder)}` : ''
       return { done: false, reason: `${where(inputs)} does not exist${held}` }
     }
@@ -167,15 +181,23 @@ export default defineStep({
     }
   },
 
-  async plan({ inputs, signal, runsDir, command }) {
+  async plan({ inputs, signal, runDir, runsDir, command }) {
     const bytes = localBytes(inputs, command)
     const kube = await kubeOf(inputs)
     // Server-side dry run (dryRun=All): RBAC, admission and validation answer now, not mid-apply.
+    const ref = { namespace: inputs.namespace, name: inputs.secret }
     const live = await readLive(kube, inputs, signal)
     refuseType(live, inputs)
+    const own = !live && runDir ? loadBackup(runDir, ref) : undefined
+    if (own) {
+      // This run deleted the Secret and stopped before its create (resumed now): apply recreates it from the backup.
+      await createSecret(kube, fromBackup(own, inputs, bytes), { dryRun: true, signal })
+      const detail = `recreate from this run's backup (other keys, labels kept); key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${bytes.fingerprint})`
+      return { changes: [{ verb: 'create', target: where(inputs), detail }] }
+    }
     if (!live) {
       // The real run would refuse to create a bare Secret while another run holds its backup.
-      const holder = runWithBackup(runsDir, { namespace: inputs.namespace, name: inputs.secret })
+      const holder = runWithBackup(runsDir, ref, runDir)
       if (holder) throw heldByRun(inputs, holder, command)
     }
     if (live && sameGrant(live, inputs.key, bytes)) {
@@ -219,18 +241,7 @@ export default defineStep({
       // A previous attempt deleted the Secret and stopped before creating it: recreate it
       // from the backup (other keys, labels, annotations) with the new content.
       log(`${where(inputs)} is missing; recreating it from the backup taken before the delete`)
-      current = await createSecret(
-        kube,
-        {
-          ...ref,
-          type: backup.type,
-          labels: backup.labels,
-          // kubectl's last-applied annotation would carry the old token into the new object.
-          annotations: { ...withoutLastApplied(backup.annotations), ...consent, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
-          data: { ...backup.data, [inputs.key]: bytes },
-        },
-        { signal },
-      )
+      current = await createSecret(kube, fromBackup(backup, inputs, bytes), { signal })
     } else if (live && sameGrant(live, inputs.key, bytes)) {
       current = await updateSecret(kube, inPlace(live, inputs.key, bytes), { signal })
       log(`updated ${where(inputs)} key ${inputs.key} in place (${bytes.fingerprint}): same refresh token, creationTimestamp kept`)

@@ -166,8 +166,10 @@ describe('--resume after SIGKILL at every step', () => {
     // Park the consumer's new pods on a node with no kubelet: the restart's rollout cannot finish.
     await view.pinPods('credflow-parked-node')
     const held = proxy.hold(writes(`${SECRETS}/${FIXTURE.staleSecret}`, 'DELETE'))
-    const cli = env.spawn([...sets, '--yes', '--resume'])
+    // Confirmed at the prompt, not with --yes: the plan it shows must be this run's own recreate.
+    const cli = env.spawn([...sets, '--interactive', '--resume'], { stdin: 'y\n' })
     const h = await held
+    await cli.waitFor(/will create Secret basketball-api\/gmail-oauth-token \(recreate from this run's backup \(other keys, labels kept\)/)
     restartedAt = await view.until('the restart patch', async () => {
       const at = (await view.deployment()).spec!.template!.metadata!.annotations?.[RESTARTED_AT]
       return at !== original.deployment.restartedAt && at
