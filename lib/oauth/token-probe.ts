@@ -46,12 +46,13 @@ export async function probeToken(req: ProbeRequest): Promise<TokenProbe> {
   const profile = await gmailProfile(tokens.accessToken, opts)
   // Google's two answers must both carry every scope: the refresh response's `scope` is the
   // grant, tokeninfo's is what the access token can actually do.
-  const missing = [...new Set([...compareScopes(tokens.scope, req.requiredScopes).missing, ...compareScopes(info.scope, req.requiredScopes).missing])]
+  // Compared one required scope at a time, so an alias (`email`) is named as it was asked for.
+  const lacks = (granted: string[], s: string) => compareScopes(granted, [s]).missing.length > 0
   return {
     file,
     client,
     grantedScopes: tokens.scope,
-    missingScopes: req.requiredScopes.filter((s) => missing.includes(s)),
+    missingScopes: req.requiredScopes.filter((s) => lacks(tokens.scope, s) || lacks(info.scope, s)),
     email: profile.emailAddress,
     refreshTokenExpiresIn: tokens.refreshTokenExpiresIn,
   }

@@ -103,6 +103,11 @@ describe('the tokeninfo cross-check', () => {
     answer('/tokeninfo', { rewrite: (b) => ({ ...b, scope: [SCOPES[0], SCOPES[1] + '/', SCOPES[2]].join(' ') }) })
     expect((await probe()).missingScopes).toEqual([SCOPES[1], SCOPES[3]])
   })
+
+  it('names a missing alias scope (email) as it was required', async () => {
+    const p = await probeToken({ tokenFile, endpoints: endpoints(), requiredScopes: [...SCOPES, 'email'] })
+    expect(p.missingScopes).toEqual(['email'])
+  })
 })
 
 describe('tokeninfo and the Gmail profile are retried on transient failures', () => {
