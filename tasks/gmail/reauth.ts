@@ -97,7 +97,10 @@ async function consentTime(ctx: Ctx, probe: GrantFacts): Promise<Consent | undef
  * that compares with Google's 7-day limit, and the command that fixes it.
  */
 async function deadTokenFacts(ctx: Ctx): Promise<string> {
-  const fix = `token is dead, re-auth needed now: cd ${operatorCheckout()} && scripts/gmail-reauth.sh (the weekly runbook in README.md)`
+  // A run that is about to do the consent itself needs no command to go and run.
+  const fix = ctx.dryRun || !ctx.interactive
+    ? `token is dead, re-auth needed now: cd ${operatorCheckout()} && scripts/gmail-reauth.sh (the weekly runbook in README.md)`
+    : 'token is dead, re-auth needed now'
   let file: TokenFile
   try {
     file = readTokenFile(expandHome(ctx.inputs.tokenFile))
@@ -108,9 +111,11 @@ async function deadTokenFacts(ctx: Ctx): Promise<string> {
   if (!consent) return fix
   const age = Date.now() - consent.at.getTime()
   const left = GOOGLE_TESTING_EXPIRY_MS - age
+  // gmail-mcp rewrites the file on every refresh: its mtime says when it was last written, not when consent was.
+  const early = consent.source === 'file mtime' ? 'so the consent is older than the file, or the token was revoked' : 'revoked early (a password change or a revocation)'
   const when =
     left > 0
-      ? `consent ${formatDuration(age)} ago (${consent.source}), ${formatDuration(left)} left before Google's 7-day expiry, yet Google refuses it: revoked early (a password change or a revocation)`
+      ? `consent ${formatDuration(age)} ago (${consent.source}), ${formatDuration(left)} left before Google's 7-day expiry, yet Google refuses it: ${early}`
       : `consent ${formatDuration(age)} ago (${consent.source}), 0d left: Google's 7-day expiry passed ${formatDuration(-left)} ago`
   return `${fix}; ${when}`
 }
@@ -206,7 +211,7 @@ export default defineStep({
         `  1. ssh ${safeUser()}@${hostname()}`,
         `  2. cd ${checkout} && scripts/gmail-reauth.sh   (runs ${i.command} on your terminal)`,
         `  3. open the URL it prints in your local browser, sign in as ${i.account}, tick EVERY Gmail box, and give it back what it asks for`,
-        `  4. then re-dispatch the job with resume, or let the same command finish the sync`,
+        FINISH,
       ].join('\n')
     }
     // The tunnel must be open before the consent, so the port has to be fixed: the configured one, else 8765.
@@ -214,12 +219,14 @@ export default defineStep({
     return [
       `consent needs a person at a browser. Over SSH on ${hostname()}:`,
       `  1. ssh -L ${port}:127.0.0.1:${port} ${safeUser()}@${hostname()}   (the tunnel for the loopback redirect)`,
-      `  2. cd ${checkout} && scripts/gmail-reauth.sh   (or: npx zx tasks/run.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=${port})`,
+      `  2. cd ${checkout} && scripts/gmail-reauth.sh -- --set reauthMode=builtin --set loopbackPort=${port}`,
       `  3. open the printed URL in your local browser, sign in as ${i.account}, tick EVERY Gmail box`,
-      `  4. then re-dispatch the job with resume, or let the same command finish the sync`,
+      FINISH,
     ].join('\n')
   },
 })
+
+const FINISH = '  4. the same command then finishes the sync (steps already done are checked, not redone); a Forgejo job can then be dispatched again with resume=true'
 
 /**
  * Where the operator runs the tool. In a CI job (Forgejo, GitHub and act runners set

@@ -106,7 +106,7 @@ const TARGETS_HINT = `kubectl get namespaces; then fix the namespace in the targ
 /** The Secret, or undefined when it does not exist; a missing namespace is said as such. */
 async function readLive(kube: Kube, i: Pick<In, 'namespace' | 'secret'>, signal: AbortSignal): Promise<SecretSnapshot | undefined> {
   const live = await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal })
-  if (!live) await requireNamespace(kube, i.namespace, { signal, hint: TARGETS_HINT })
+  if (!live) await requireNamespace(kube, i.namespace, { signal, hint: TARGETS_HINT, unchanged: true })
   return live
 }
 

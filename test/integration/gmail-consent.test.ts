@@ -51,7 +51,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     const out = r.stdout
     expect(out).toMatch(/\[reauth\] FAILED.*needs an operator at a terminal: the refresh token is expired or revoked \(invalid_grant\)/)
     expect(out).toMatch(/ssh -L 8765:127\.0\.0\.1:8765 \S+@\S+/)
-    expect(out).toMatch(/npx zx tasks\/run\.mjs gmail-reauth --set reauthMode=builtin --set loopbackPort=8765/)
+    expect(out).toMatch(/scripts\/gmail-reauth\.sh -- --set reauthMode=builtin --set loopbackPort=8765\n/)
     expect(out).toMatch(/\[verify-scopes\] blocked/)
   })
 
@@ -67,7 +67,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, loopbackPort: '9876' }), '--non-interactive'])
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/ssh -L 9876:127\.0\.0\.1:9876 /)
-    expect(r.stdout).toMatch(/--set loopbackPort=9876\)/)
+    expect(r.stdout).toMatch(/--set loopbackPort=9876\n/)
   })
 
   // The weekly case: the token is dead, so reauth must run first and map-key's sha256 is not

@@ -150,7 +150,8 @@ describe('waitForRollout when the new pods never become ready', () => {
   it('reports a missing namespace as such, not as a missing Deployment', async () => {
     const e = await failure(restartDeployment(kube, { namespace: 'no-such-namespace', name: 'nope' }, { dryRun: true }))
     expect(e.reason).toBe('NamespaceNotFound')
-    expect(e.message).toBe('namespace "no-such-namespace" does not exist; nothing was changed')
+    // No claim that nothing changed: restart reads the Deployment after the Secret was replaced.
+    expect(e.message).toBe('namespace "no-such-namespace" does not exist')
     expect(e.hint).toContain('kubectl get namespaces')
   })
 })
