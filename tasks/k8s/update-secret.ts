@@ -79,7 +79,7 @@ function withoutLastApplied(a: Record<string, string>): Record<string, string> {
 
 /** A refusal by RBAC: say where the workflow's Role is written down. */
 function pointAtRole(e: unknown): unknown {
-  if (!(e instanceof OpsError) || !/\bForbidden\b/.test(e.message) || /denied by admission/.test(e.message)) return e
+  if (!(e instanceof OpsError) || e.reason !== 'Forbidden' || /denied by admission/.test(e.message)) return e
   return new OpsError(e.message, { reason: e.reason, retryable: e.retryable, hint: `${e.hint ?? 'grant the verb in the Role'} (deploy/rbac.yaml lists every verb the workflow needs)` })
 }
 
