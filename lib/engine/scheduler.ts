@@ -227,13 +227,8 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     const spec = inst.node.spec
     const started = Date.now()
     const stamp = () => ({ finishedAt: new Date().toISOString(), durationMs: Date.now() - started })
-    let step: StepDefinition
-    try {
-      step = await o.loadStep(spec.run)
-    } catch (e) {
-      record(inst.id, { status: 'failed', error: { message: `cannot load task ${spec.run}: ${(e as Error).message}`, reason: 'TaskLoadError' }, ...stamp() })
-      return true
-    }
+    const step = await stepOf(inst, stamp)
+    if (!step) return true
     if (!step.probe) return false
     const release = await sem.acquire()
     try {
@@ -284,16 +279,22 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
     statuses: () => Object.fromEntries([...results].map(([id, s]) => [id, { status: s.status, reason: s.reason, error: s.error?.message }])),
   })
 
+  /** The node's step, or undefined once its import failure is recorded as the node's failure. */
+  const stepOf = async (inst: Instance, stamp: () => { finishedAt: string; durationMs: number }): Promise<StepDefinition | undefined> => {
+    try {
+      return await o.loadStep(inst.node.spec.run)
+    } catch (e) {
+      record(inst.id, { status: 'failed', error: { message: `cannot load task ${inst.node.spec.run}: ${(e as Error).message}`, reason: 'TaskLoadError' }, ...stamp() })
+      return undefined
+    }
+  }
+
   const execute = async (inst: Instance, rawInputs: unknown): Promise<void> => {
     const spec = inst.node.spec
     const started = Date.now()
     const stamp = () => ({ finishedAt: new Date().toISOString(), durationMs: Date.now() - started })
-    let step: StepDefinition
-    try {
-      step = await o.loadStep(spec.run)
-    } catch (e) {
-      return record(inst.id, { status: 'failed', error: { message: `cannot load task ${spec.run}: ${(e as Error).message}`, reason: 'TaskLoadError' }, ...stamp() })
-    }
+    const step = await stepOf(inst, stamp)
+    if (!step) return
     const parsed = step.inputs.safeParse(rawInputs)
     if (!parsed.success) {
       const msg = parsed.error.issues.map((i) => `with.${i.path.join('.')}: ${i.message}`).join('; ')
