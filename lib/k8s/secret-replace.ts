@@ -68,7 +68,7 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
     type: previous?.type ?? expectedType,
     labels: previous?.labels ?? {},
     annotations: {
-      ...withoutKey(previous?.annotations ?? {}, LAST_APPLIED),
+      ...withoutLastApplied(previous?.annotations ?? {}),
       ...req.annotations,
       [REFRESHED_AT_ANNOTATION]: now.toISOString(),
       [CONTENT_SHA256_ANNOTATION]: sha256Hex(req.value.reveal()),
@@ -133,7 +133,7 @@ async function preflight(kube: Kube, previous: SecretSnapshot | undefined, desir
  */
 export async function checkReplaceAllowed(kube: Kube, live: SecretSnapshot, opts: { signal?: AbortSignal } = {}): Promise<void> {
   const { uid, resourceVersion, creationTimestamp, ...spec } = live
-  const desired = { ...spec, annotations: withoutKey(spec.annotations, LAST_APPLIED) }
+  const desired = { ...spec, annotations: withoutLastApplied(spec.annotations) }
   await preflight(kube, live, desired, opts.signal, true)
 }
 
@@ -189,7 +189,8 @@ function sameData(a: SecretSnapshot, b: SecretSnapshot): boolean {
   return keys.length === Object.keys(b.data).length && keys.every((k) => b.data[k]?.equals(a.data[k]!))
 }
 
-function withoutKey(o: Record<string, string>, key: string): Record<string, string> {
-  const { [key]: _, ...rest } = o
+/** Annotations without kubectl's last-applied copy of the object (which holds the old data). */
+export function withoutLastApplied(annotations: Record<string, string>): Record<string, string> {
+  const { [LAST_APPLIED]: _, ...rest } = annotations
   return rest
 }

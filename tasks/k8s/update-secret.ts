@@ -16,7 +16,7 @@ import { formatDuration } from '../../lib/duration.ts'
 import { connect, type Kube } from '../../lib/k8s/client.ts'
 import { requireNamespace } from '../../lib/k8s/namespaces.ts'
 import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
-import { replaceSecret, checkReplaceAllowed, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
+import { replaceSecret, checkReplaceAllowed, withoutLastApplied, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 import { saveBackup, loadBackup, otherRunBackup, runWithBackup } from '../../lib/k8s/secret-backup.ts'
 import { restartDeployment } from '../../lib/k8s/rollout.ts'
 
@@ -70,11 +70,6 @@ function refuseType(s: SecretSnapshot | undefined, i: Pick<In, 'namespace' | 'se
       hint: `kubectl -n ${i.namespace} get secret ${i.secret} -o jsonpath='{.type}'; check the targets param`,
     })
   }
-}
-
-function withoutLastApplied(a: Record<string, string>): Record<string, string> {
-  const { 'kubectl.kubernetes.io/last-applied-configuration': _, ...rest } = a
-  return rest
 }
 
 /** A refusal by RBAC: say where the workflow's Role is written down. */
