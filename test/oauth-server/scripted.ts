@@ -58,6 +58,18 @@ export async function postForm(url: string, form: Record<string, string>, header
 }
 
 /** Consent (granting `decision`, default all) and exchange the code; returns the raw token response. */
+/** The `/token` form that redeems `code` for `req`, as an installed app sends it (§2.3). */
+export function codeExchangeForm(client: Pick<ClientRecord, 'id' | 'secret'>, req: AuthRequest, code: string): Record<string, string> {
+  return {
+    grant_type: 'authorization_code',
+    code,
+    client_id: client.id,
+    client_secret: client.secret,
+    redirect_uri: req.redirectUri,
+    code_verifier: req.verifier,
+  }
+}
+
 export async function obtainTokens(
   standIn: GoogleStandIn,
   client: ClientRecord,
@@ -69,14 +81,7 @@ export async function obtainTokens(
   const location = new URL(await consentRedirect(req.url))
   const code = location.searchParams.get('code')
   if (!code) throw new Error(`consent gave no code: ${location.search}`)
-  const res = await postForm(standIn.endpoints.tokenUrl, {
-    grant_type: 'authorization_code',
-    code,
-    client_id: client.id,
-    client_secret: client.secret,
-    redirect_uri: req.redirectUri,
-    code_verifier: req.verifier,
-  })
+  const res = await postForm(standIn.endpoints.tokenUrl, codeExchangeForm(client, req, code))
   return { ...res, code }
 }
 

@@ -2,7 +2,7 @@
 // /work/shared/research/google-oauth.md (section numbers in the test names).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DAY, HOUR, SECOND, consentRedirect, startGoogleStandIn, type ClientRecord, type GoogleStandIn } from '../oauth-server/index.ts'
-import { buildAuthRequest, obtainTokens, postForm, refreshRaw } from '../oauth-server/scripted.ts'
+import { buildAuthRequest, codeExchangeForm, obtainTokens, postForm, refreshRaw } from '../oauth-server/scripted.ts'
 
 const GMAIL_SEND = 'https://www.googleapis.com/auth/gmail.send'
 const GMAIL_READONLY = 'https://www.googleapis.com/auth/gmail.readonly'
@@ -27,15 +27,7 @@ function googleError(error: string, description: string): string {
 async function exchange(client: ClientRecord, overrides: Record<string, string | undefined> = {}) {
   const req = buildAuthRequest(g, client, [GMAIL_SEND, GMAIL_READONLY])
   const code = new URL(await consentRedirect(req.url)).searchParams.get('code')!
-  const form: Record<string, string | undefined> = {
-    grant_type: 'authorization_code',
-    code,
-    client_id: client.id,
-    client_secret: client.secret,
-    redirect_uri: req.redirectUri,
-    code_verifier: req.verifier,
-    ...overrides,
-  }
+  const form: Record<string, string | undefined> = { ...codeExchangeForm(client, req, code), ...overrides }
   const clean = Object.fromEntries(Object.entries(form).filter(([, v]) => v !== undefined)) as Record<string, string>
   return { code, req, res: await postForm(g.endpoints.tokenUrl, clean), form: clean }
 }

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { answerConsentPage, consentRedirect, startGoogleStandIn, visit, type ClientRecord, type GoogleStandIn } from '../oauth-server/index.ts'
-import { buildAuthRequest, obtainTokens, postForm } from '../oauth-server/scripted.ts'
+import { buildAuthRequest, codeExchangeForm, obtainTokens, postForm } from '../oauth-server/scripted.ts'
 
 const GMAIL_SEND = 'https://www.googleapis.com/auth/gmail.send'
 const GMAIL_READONLY = 'https://www.googleapis.com/auth/gmail.readonly'
@@ -63,14 +63,7 @@ describe('login_hint and prompt (§2.1)', () => {
     const q = new URL(await consentRedirect(req.url)).searchParams
     const code = q.get('code')
     if (!code) return { error: q.get('error'), state: q.get('state') }
-    const res = await postForm(g.endpoints.tokenUrl, {
-      grant_type: 'authorization_code',
-      code,
-      client_id: desktop.id,
-      client_secret: desktop.secret,
-      redirect_uri: req.redirectUri,
-      code_verifier: req.verifier,
-    })
+    const res = await postForm(g.endpoints.tokenUrl, codeExchangeForm(desktop, req, code))
     const email = g.control.issuedTokens().find((t) => t.value === (res.json as { access_token: string }).access_token)!.email
     return { email, prompt: q.get('prompt') }
   }
