@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
-import { serviceAccountKubeconfig } from '../k8s/service-account.ts'
+import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE } from '../k8s/service-account.ts'
 import { startGmailEnv, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
 import { clusterView, type ClusterView } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
@@ -206,12 +206,7 @@ describe('a bad cluster target', () => {
       namespace: ns,
       name: 'gmail-no-create',
       dir: env.dir,
-      rules: [
-        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'delete', 'update'] },
-        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
-        { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
-        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
-      ],
+      rules: RULES_WITHOUT_SECRET_CREATE,
     })
     const before = (await view.secret())!
     const r = await refused({ kubeconfig: sa })

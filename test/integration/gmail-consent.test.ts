@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resetFixtures } from '../k8s/fixtures.ts'
-import { serviceAccountKubeconfig } from '../k8s/service-account.ts'
+import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE } from '../k8s/service-account.ts'
 import { startGmailEnv, SCOPES, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
 import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
 import type { ApiProxy } from '../e2e/api-proxy.ts'
@@ -98,12 +98,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
       namespace: 'basketball-api',
       name: 'gmail-dry-no-create',
       dir: env.dir,
-      rules: [
-        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'delete', 'update'] },
-        { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
-        { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
-        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
-      ],
+      rules: RULES_WITHOUT_SECRET_CREATE,
     })
     const before = await view.snapshot()
     const r = await env.run([...env.sets({ kubeconfig: sa }), '--dry-run'])

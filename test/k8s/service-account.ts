@@ -9,6 +9,14 @@ import { dirname, join } from 'node:path'
 import { stringify } from 'yaml'
 import { adminKubeConfig } from './fixtures.ts'
 
+/** What the workflow needs in basketball-api, except `create` on Secrets (the step a replace needs last). */
+export const RULES_WITHOUT_SECRET_CREATE: V1PolicyRule[] = [
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'delete', 'update'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+  { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+]
+
 export interface ServiceAccountOptions {
   namespace: string
   name: string
