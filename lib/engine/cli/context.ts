@@ -1,0 +1,71 @@
+import { CMD } from '../help.ts'
+import { refusalJson, type RefusalStatus } from '../render/json.ts'
+import type { WorkflowError } from '../load.ts'
+
+/** What a command writes to, and how it refuses; one per invocation of main(). */
+export interface CliContext {
+  env: NodeJS.ProcessEnv
+  /** Repository root: workflows/ lives here. */
+  root: string
+  out: NodeJS.WriteStream
+  err: NodeJS.WriteStream
+  /** One line to stderr. */
+  say(line: string): void
+  /** --json promises one document on stdout, refusals included. */
+  json: boolean
+  /** The workflow a refusal names in --json (the argument until the file is loaded, then its name). */
+  workflowName?: string
+}
+
+/**
+ * A refusal before anything changed: thrown by any phase of a command, written once by main()
+ * (stderr text, and the --json document when asked for).
+ */
+export class Refusal extends Error {
+  constructor(
+    readonly status: RefusalStatus,
+    readonly exitCode: number,
+    readonly error: string,
+    readonly text: string,
+    readonly hint?: string,
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(error)
+  }
+}
+
+export function usageRefusal(message: string): Refusal {
+  return new Refusal('usage-error', 2, message, `credflow: ${message}\nRun '${CMD} --help' for usage.`, `run '${CMD} --help' for usage`)
+}
+
+export function invalidWorkflow(e: WorkflowError): Refusal {
+  const hint = 'fix each problem at the position shown (file:line:col), then run again'
+  return new Refusal('invalid', 2, `invalid workflow:\n${e.message}`, `credflow: invalid workflow:\n${e.message}\nhint: ${hint}`, hint, { problems: e.problems })
+}
+
+export function writeRefusal(ctx: CliContext, r: Refusal): number {
+  ctx.say(r.text)
+  if (ctx.json) ctx.out.write(refusalJson({ workflow: ctx.workflowName, status: r.status, exitCode: r.exitCode, error: r.error, hint: r.hint, extra: r.extra }))
+  return r.exitCode
+}
+
+export function cliContext(o: { argv: string[]; root: string; env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream }): CliContext {
+  const env = o.env ?? process.env
+  const err = o.stderr ?? process.stderr
+  return {
+    env,
+    root: o.root,
+    out: o.stdout ?? process.stdout,
+    err,
+    say: (s) => err.write(s.endsWith('\n') ? s : s + '\n'),
+    // Decided before parsing, which may be what fails; parsing then settles it.
+    json: jsonWanted(o.argv, env),
+  }
+}
+
+/** --json or CREDFLOW_JSON, read leniently: the strict parse may be what fails. */
+function jsonWanted(argv: string[], env: NodeJS.ProcessEnv): boolean {
+  const flag = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).filter((a) => a === '--json' || a.startsWith('--json='))
+  if (flag.length) return !/^--json=(0|false|no|off)$/i.test(flag[flag.length - 1])
+  return /^(1|true|yes|on)$/i.test(env.CREDFLOW_JSON ?? '')
+}

@@ -1,0 +1,73 @@
+import { RUN_ID, type CliArgs } from '../args.ts'
+import { NextCommands } from '../command.ts'
+import { expandInstances, type Instance } from '../instances.ts'
+import { resolveParams } from '../params.ts'
+import type { ResumeMode } from '../resume.ts'
+import { isUnfinished, resolveStateDir, StateStore, type RunState } from '../state.ts'
+import { fingerprint } from '../../secret-value.ts'
+import { usageRefusal, type CliContext } from './context.ts'
+import type { OpenWorkflow } from './open-workflow.ts'
+
+/** Everything a run, a dry run or --status needs, judged before anything is touched. */
+export interface RunSetup extends OpenWorkflow {
+  store: StateStore
+  next: NextCommands
+  mode: ResumeMode
+  /** The run being continued (--resume/--from/--only); never set for --status. */
+  previous?: RunState
+  params: Record<string, unknown>
+  /** params with secret values replaced by their fingerprints: what state and --json show. */
+  shownParams: Record<string, unknown>
+  instances: Instance[]
+}
+
+/** Validate: the run to continue, the params, the --from/--only node. Throws a Refusal. */
+export function prepareRun(ctx: CliContext, args: CliArgs, open: OpenWorkflow): RunSetup {
+  const { wf } = open
+  const store = new StateStore(resolveStateDir(args.stateDir, ctx.env), wf.name)
+  const next = new NextCommands({ workflow: wf.name, workflowArg: args.workflow!, stateDirFlag: args.stateDir, env: ctx.env, set: args.set, secretParams: new Set(Object.keys(wf.params).filter((k) => wf.params[k].secret)) })
+  const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
+  const previous = mode.kind !== 'fresh' && !args.status ? runToContinue(ctx, args, store, mode, wf.name) : undefined
+
+  // Continuing a run means continuing it with its params: only what is given again may differ.
+  const resolved = resolveParams(wf.params, { set: args.set, env: ctx.env, base: previous?.params })
+  if ('errors' in resolved) throw usageRefusal(resolved.errors.join('\n'))
+  const params = resolved.values
+  const shownParams = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, wf.params[k]?.secret ? fingerprint(JSON.stringify(v)) : v]))
+
+  const instances = expandInstances(wf, params)
+  for (const flag of ['from', 'only'] as const) {
+    const n = args[flag]
+    if (!n || wf.byId.has(n) || instances.some((i) => i.id === n)) continue
+    const expanded = instances.filter((i) => i.id !== i.node.id).map((i) => i.id)
+    throw usageRefusal(`--${flag} ${n}: no such node (nodes: ${wf.nodes.map((x) => x.id).join(', ')}${expanded.length ? `; instances: ${expanded.join(', ')}` : ''})`)
+  }
+  if (!args.status && !previous && (args.only || args.from)) {
+    const picked = args.only ?? args.from!
+    const node = wf.byId.get(picked) ?? instances.find((i) => i.id === picked)!.node
+    const upstream = node.isFinally ? ['every other node'] : node.needs
+    if (args.only && upstream.length) {
+      throw usageRefusal(
+        `--only ${picked} runs one node with the outputs that ${upstream.join(', ')} stored in an earlier run, and there is no run of ${wf.name} in ${store.workflowDir}.\n` +
+          `Run the whole workflow first: ${next.fresh()}  (see its plan first with --dry-run)`,
+      )
+    }
+    if (args.from) ctx.say(`credflow: --from ${picked}: no earlier run of ${wf.name} in ${store.workflowDir}, so this is a full run (each node starts with its check: work already done is not redone)`)
+  }
+  return { ...open, store, next, mode, previous, params, shownParams, instances }
+}
+
+/** The recorded run that --resume [id], --from or --only continues, if any. */
+function runToContinue(ctx: CliContext, args: CliArgs, store: StateStore, mode: ResumeMode, workflow: string): RunState | undefined {
+  const latest = store.latest()
+  // Resume continues the newest run only while it is unfinished: a newer success wins over an older failure.
+  const previous = typeof args.resume === 'string' ? (RUN_ID.test(args.resume) ? store.load(args.resume) : undefined) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
+  if (typeof args.resume === 'string' && !previous) {
+    const recent = store.list().slice(-5).reverse()
+    throw usageRefusal(`--resume ${args.resume}: not a known run id of ${workflow} in ${store.workflowDir}; ${recent.length ? `recent runs, newest first: ${recent.join(', ')}` : 'no runs are recorded there'}`)
+  }
+  if (!previous && mode.kind === 'resume') {
+    ctx.say(`credflow: nothing to resume: ${latest ? `the latest run ${latest.runId} ${latest.status}` : `no run of ${workflow} in ${store.workflowDir}`}; starting a new run`)
+  }
+  return previous
+}

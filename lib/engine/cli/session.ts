@@ -1,0 +1,74 @@
+import { nextStdinLine, releaseStdin } from '../../stdin-lines.ts'
+import type { CliArgs } from '../args.ts'
+import type { TtyView } from '../render/tty.ts'
+import type { TerminalIo } from '../scheduler.ts'
+import { Refusal, writeRefusal, type CliContext } from './context.ts'
+
+/** The terminal and the process around one run or --status: signals, the live view, stdin. */
+export interface Session {
+  /** Aborted by the first SIGINT, SIGTERM or SIGHUP. */
+  signal: AbortSignal
+  /** The live view, on a terminal that can hold it (never with --json). */
+  tty?: TtyView
+  io: TerminalIo
+  /** Nodes may read the operator (a terminal, or --interactive), unless --non-interactive. */
+  interactive: boolean
+}
+
+/**
+ * Runs `fn` with signal handlers and stdin set up, and takes them down after, whatever happens.
+ * A refusal inside is written while the pipe-error guard still stands.
+ */
+export async function withSession(ctx: CliContext, args: CliArgs, fn: (s: Session) => Promise<number>): Promise<number> {
+  const { out, err, env, say } = ctx
+  const ctl = new AbortController()
+  // A terminal without a size (some CI pseudo-terminals) cannot hold the live view.
+  const isTty = Boolean(process.stdin.isTTY && out.isTTY) && (out.columns ?? 0) >= 40 && !isCi(env)
+  // Questions go to stderr and answers come from stdin: stdout may be a file (--json > x).
+  const interactive = (Boolean(process.stdin.isTTY && err.isTTY) || args.interactive) && !args.nonInteractive
+
+  const tty = isTty && !args.json ? await import('../render/tty.ts').then((m) => new m.TtyView()) : undefined
+  const io: TerminalIo = {
+    withTerminal: (fn) => (tty ? tty.withTerminal(fn) : fn()),
+    // One reader of stdin for the whole run (steps read pastes from it too); a piped or
+    // closed stdin answers null instead of leaving a question pending forever.
+    prompt: (q, signal) => {
+      const ask = async () => {
+        err.write(q)
+        return nextStdinLine(signal)
+      }
+      return tty ? tty.withTerminal(ask) : ask()
+    },
+  }
+
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ctl.signal.aborted) {
+      say(`credflow: second ${sig}, exiting now (state is saved after every step)`)
+      process.exit(130)
+    }
+    say(`credflow: ${sig}: stopping running steps, saving state (continue later with --resume)`)
+    ctl.abort(new Error(sig))
+  }
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const // SIGHUP: a dropped SSH session, stopped as cleanly as Ctrl-C
+  for (const s of signals) process.on(s, onSignal)
+  // A reader that goes away (`| head`, a closed pipe, a hung-up terminal) must not kill a run
+  // halfway through its changes: carry on; state.json and events.jsonl still record everything.
+  const onPipeError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'EIO' && e.code !== 'ERR_STREAM_DESTROYED') throw e
+  }
+  for (const s of [out, err]) s.on?.('error', onPipeError)
+  try {
+    return await fn({ signal: ctl.signal, tty, io, interactive })
+  } catch (e) {
+    if (e instanceof Refusal) return writeRefusal(ctx, e)
+    throw e
+  } finally {
+    for (const s of signals) process.off(s, onSignal)
+    releaseStdin()
+    for (const s of [out, err]) s.off?.('error', onPipeError)
+  }
+}
+
+function isCi(env: NodeJS.ProcessEnv): boolean {
+  return env.CI === 'true' || env.CI === '1'
+}

@@ -1,0 +1,28 @@
+import { readdirSync, existsSync, readFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { usageRefusal, type CliContext } from '../cli/context.ts'
+import { workflowsDir } from '../cli/open-workflow.ts'
+import { CMD } from '../help.ts'
+import { shownPath } from '../load.ts'
+
+/** --list: the workflow files and their descriptions, without loading (or validating) them. */
+export async function listCommand(ctx: CliContext): Promise<number> {
+  const dir = workflowsDir(ctx.env, ctx.root)
+  if (!existsSync(dir)) {
+    const from = ctx.env.CREDFLOW_WORKFLOWS_DIR ? ` (from CREDFLOW_WORKFLOWS_DIR=${ctx.env.CREDFLOW_WORKFLOWS_DIR})` : ''
+    throw usageRefusal(`no workflows directory at ${dir}${from}: point CREDFLOW_WORKFLOWS_DIR at the directory holding the workflow files`)
+  }
+  ctx.out.write(listWorkflows(dir))
+  return 0
+}
+
+function listWorkflows(dir: string): string {
+  const rows = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => {
+      const text = readFileSync(join(dir, f), 'utf8')
+      const desc = /^description:\s*(?:[>|]-?\s*\n\s+)?(.+)$/m.exec(text)?.[1]?.replace(/^["']|["']$/g, '') ?? ''
+      return `  ${basename(f).replace(/\.ya?ml$/, '').padEnd(20)} ${desc}`
+    })
+  return `Workflows in ${shownPath(dir)}:\n${rows.join('\n')}\n\nRun one: ${CMD} <workflow> [--dry-run]\n`
+}
