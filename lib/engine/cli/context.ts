@@ -1,3 +1,4 @@
+import { EXIT, type ExitCode } from '../exit-codes.ts'
 import { CMD } from '../help.ts'
 import { refusalJson, type RefusalStatus } from '../render/json.ts'
 import type { WorkflowError } from '../load.ts'
@@ -24,7 +25,7 @@ export interface CliContext {
 export class Refusal extends Error {
   constructor(
     readonly status: RefusalStatus,
-    readonly exitCode: number,
+    readonly exitCode: ExitCode,
     readonly error: string,
     readonly text: string,
     readonly hint?: string,
@@ -35,12 +36,12 @@ export class Refusal extends Error {
 }
 
 export function usageRefusal(message: string): Refusal {
-  return new Refusal('usage-error', 2, message, `credflow: ${message}\nRun '${CMD} --help' for usage.`, `run '${CMD} --help' for usage`)
+  return new Refusal('usage-error', EXIT.usage, message, `credflow: ${message}\nRun '${CMD} --help' for usage.`, `run '${CMD} --help' for usage`)
 }
 
 export function invalidWorkflow(e: WorkflowError): Refusal {
   const hint = 'fix each problem at the position shown (file:line:col), then run again'
-  return new Refusal('invalid', 2, `invalid workflow:\n${e.message}`, `credflow: invalid workflow:\n${e.message}\nhint: ${hint}`, hint, { problems: e.problems })
+  return new Refusal('invalid', EXIT.usage, `invalid workflow:\n${e.message}`, `credflow: invalid workflow:\n${e.message}\nhint: ${hint}`, hint, { problems: e.problems })
 }
 
 export function writeRefusal(ctx: CliContext, r: Refusal): number {

@@ -1,3 +1,4 @@
+import { EXIT } from '../exit-codes.ts'
 import { hostname } from 'node:os'
 import { shellQuote } from '../command.ts'
 import type { EventBus } from '../events.ts'
@@ -24,7 +25,7 @@ export function startRecord(s: RunSetup, bus: EventBus): RunRecord {
   } catch (e) {
     if (e instanceof LockHeldError) {
       const hint = lockHint(e)
-      throw new Refusal('locked', 3, e.message, `credflow: ${e.message}\nlock: ${e.path}\nhint: ${hint}`, hint, { lock: e.path, holder: e.holder ?? null })
+      throw new Refusal('locked', EXIT.locked, e.message, `credflow: ${e.message}\nlock: ${e.path}\nhint: ${hint}`, hint, { lock: e.path, holder: e.holder ?? null })
     }
     throw e
   }

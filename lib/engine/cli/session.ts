@@ -1,3 +1,4 @@
+import { EXIT } from '../exit-codes.ts'
 import { nextStdinLine, releaseStdin } from '../../stdin-lines.ts'
 import type { CliArgs } from '../args.ts'
 import type { TtyView } from '../render/tty.ts'
@@ -44,7 +45,7 @@ export async function withSession(ctx: CliContext, args: CliArgs, fn: (s: Sessio
   const onSignal = (sig: NodeJS.Signals) => {
     if (ctl.signal.aborted) {
       say(`credflow: second ${sig}, exiting now (state is saved after every step)`)
-      process.exit(130)
+      process.exit(EXIT.interrupted)
     }
     say(`credflow: ${sig}: stopping running steps, saving state (continue later with --resume)`)
     ctl.abort(new Error(sig))

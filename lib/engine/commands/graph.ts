@@ -1,3 +1,4 @@
+import { EXIT } from '../exit-codes.ts'
 import type { CliArgs } from '../args.ts'
 import type { CliContext } from '../cli/context.ts'
 import { openWorkflow } from '../cli/open-workflow.ts'
@@ -9,5 +10,5 @@ export async function graphCommand(ctx: CliContext, args: CliArgs): Promise<numb
   const needs = new Map(wf.nodes.filter((n) => !n.isFinally).map((n) => [n.id, n.needs]))
   const labels = new Map(wf.nodes.map((n) => [n.id, n.spec.description ?? n.spec.run]))
   ctx.out.write(toMermaid(needs, labels, wf.nodes.filter((n) => n.isFinally).map((n) => n.id)))
-  return 0
+  return EXIT.ok
 }

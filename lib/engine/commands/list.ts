@@ -1,3 +1,4 @@
+import { EXIT } from '../exit-codes.ts'
 import { readdirSync, existsSync, readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { usageRefusal, type CliContext } from '../cli/context.ts'
@@ -13,7 +14,7 @@ export async function listCommand(ctx: CliContext): Promise<number> {
     throw usageRefusal(`no workflows directory at ${dir}${from}: point CREDFLOW_WORKFLOWS_DIR at the directory holding the workflow files`)
   }
   ctx.out.write(listWorkflows(dir))
-  return 0
+  return EXIT.ok
 }
 
 function listWorkflows(dir: string): string {

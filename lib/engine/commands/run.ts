@@ -1,3 +1,4 @@
+import { EXIT } from '../exit-codes.ts'
 import { join } from 'node:path'
 import type { CliArgs } from '../args.ts'
 import type { NextCommands } from '../command.ts'
@@ -83,7 +84,7 @@ function refuseDrift(args: CliArgs, s: RunSetup): string | undefined {
   if (drift.changes.length && !args.force) {
     const error = `refusing to continue run ${previous!.runId}: it was recorded with a different setup:\n  ${drift.changes.join('\n  ')}`
     const hint = `pass --force to continue anyway, or start a new run without --resume/--from/--only: ${s.next.fresh()}`
-    throw new Refusal('refused', 2, error, `credflow: ${error}\nhint: ${hint}`, hint, { runId: previous!.runId })
+    throw new Refusal('refused', EXIT.usage, error, `credflow: ${error}\nhint: ${hint}`, hint, { runId: previous!.runId })
   }
   return drift.cosmetic
 }

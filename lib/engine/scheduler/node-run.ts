@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto'
+import { OpsError } from '../../errors.ts'
+import { parseDuration } from '../../duration.ts'
+import { upstreamInstance, type Instance } from '../instances.ts'
+import { resolvePartialInputs, runProbe, unknownInputsNote } from '../probe.ts'
+import type { RunOptions } from '../scheduler.ts'
+import type { Scope } from '../template.ts'
+import type { Change, Outputs, StepContext, StepDefinition } from '../step.ts'
+import { underAttemptSignal } from './attempt-signal.ts'
+import { errorInfo, Interrupted, retryable } from './errors.ts'
+import { stampSince, type NodeLedger, type Stamp } from './ledger.ts'
+
+/** What every node of one run shares: the options, the instances, the ledger and the parallelism limit. */
+export interface RunScope {
+  o: RunOptions
+  instances: Instance[]
+  ledger: NodeLedger
+  /** Waits for one of maxParallel slots; call the returned function to free it. */
+  slot: () => Promise<() => void>
+}
+
+export function scopeOf(run: RunScope, inst: Instance): Scope {
+  return {
+    params: run.o.params,
+    item: inst.item,
+    outputs: (node) => {
+      const up = upstreamInstance(run.instances, inst, node)
+      return up ? run.ledger.get(up.id)?.outputs : undefined
+    },
+  }
+}
+
+function stepContext(run: RunScope, inst: Instance, inputs: unknown, attempt: number, signal: AbortSignal, started: number): StepContext<unknown> {
+  const { o } = run
+  const runId = o.state?.runId
+  return {
+    node: inst.id,
+    inputs,
+    signal,
+    dryRun: o.dryRun,
+    interactive: o.interactive,
+    runDir: o.store && runId ? o.store.ensureRunDir(runId) : undefined,
+    runsDir: o.runsDir,
+    runStartedAt: o.state?.startedAt ?? new Date(started).toISOString(),
+    previousOutputs: (o.previous ?? o.history)?.nodes[inst.id]?.outputs,
+    attempt,
+    command: (...flags) => o.next.resume(...flags),
+    log: (line) => {
+      o.bus.emit({ type: 'log', id: inst.id, line })
+      if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
+    },
+    withTerminal: (fn) => o.io.withTerminal(fn),
+    prompt: async (q) => (await o.io.prompt(q, signal)) ?? '',
+    statuses: () => run.ledger.statuses(),
+  }
+}
+
+/** The node's step, or undefined once its import failure is recorded as the node's failure. */
+async function stepOf(run: RunScope, inst: Instance, stamp: () => Stamp): Promise<StepDefinition | undefined> {
+  try {
+    return await run.o.loadStep(inst.node.spec.run)
+  } catch (e) {
+    run.ledger.failed(inst.id, { message: `cannot load task ${inst.node.spec.run}: ${(e as Error).message}`, reason: 'TaskLoadError' }, stamp())
+    return undefined
+  }
+}
+
+/** Dry run of a node whose inputs wait for upstream outputs: its probe, if it has one. False if it has none. */
+export async function probeNode(run: RunScope, inst: Instance, scope: Scope): Promise<boolean> {
+  const { o, ledger } = run
+  const spec = inst.node.spec
+  const started = Date.now()
+  const stamp = stampSince(started)
+  const step = await stepOf(run, inst, stamp)
+  if (!step) return true
+  if (!step.probe) return false
+  const release = await run.slot()
+  try {
+    if (o.signal.aborted && !inst.node.isFinally) return true
+    const partial = resolvePartialInputs(spec.with ?? {}, scope)
+    ledger.running(inst.id, 1, { startedAt: new Date(started).toISOString() })
+    try {
+      const r = await underAttemptSignal(o.signal, spec.timeout, (signal) => runProbe(step, stepContext(run, inst, partial.inputs, 1, signal, started) as StepContext<Record<string, unknown>>))
+      o.bus.emit({ type: 'plan', id: inst.id, changes: r.changes })
+      ledger.finished(inst.id, 'planned', { reason: [r.observed, unknownInputsNote(partial)].filter(Boolean).join('; '), ...stamp() })
+    } catch (e) {
+      if (e instanceof Interrupted) ledger.interrupted(inst.id, stamp())
+      else ledger.failed(inst.id, errorInfo(e), stamp())
+    }
+    return true
+  } finally {
+    release()
+  }
+}
+
+/**
+ * A node that may start: its step's inputs, a kept result, the confirmation, then attempts with
+ * exponential backoff under the node's timeout, each one check -> plan (dry run) or apply -> verify.
+ */
+export async function executeNode(run: RunScope, inst: Instance, rawInputs: unknown): Promise<void> {
+  const { o, ledger } = run
+  const spec = inst.node.spec
+  const started = Date.now()
+  const stamp = stampSince(started)
+  const step = await stepOf(run, inst, stamp)
+  if (!step) return
+  const parsed = step.inputs.safeParse(rawInputs)
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `with.${i.path.join('.')}: ${i.message}`).join('; ')
+    return ledger.failed(inst.id, { message: `invalid inputs for ${spec.run}: ${msg}`, reason: 'InvalidInputs', hint: `fix the node's "with" in ${o.workflow.file} or the --set values` }, stamp())
+  }
+  const inputs = parsed.data
+  const inputsHash = hashInputs(rawInputs)
+
+  const kept = o.resume.keep.get(inst.id)
+  if (kept && !step.alwaysRun && kept.inputsHash === inputsHash && kept.outputs) {
+    return ledger.kept(inst.id, kept, o.previous?.runId)
+  }
+
+  const attempts = spec.retry?.attempts ?? 1
+  const backoff = parseDuration(spec.retry?.backoff ?? '1s') ?? 1000
+  ledger.running(inst.id, 1, { startedAt: new Date(started).toISOString(), inputsHash, outputs: undefined, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined })
+  const ctxFor = (attempt: number, signal: AbortSignal) => stepContext(run, inst, inputs, attempt, signal, started)
+
+  // Asked once, before the attempts: not under their timeout, and never again on a retry.
+  if (spec.confirm && !o.yes && !o.dryRun) {
+    try {
+      const pre = ctxFor(1, o.signal)
+      const checked = step.alwaysRun ? undefined : await step.check(pre)
+      if (checked?.done) return ledger.finished(inst.id, 'cached', { outputs: jsonOnly(checked.outputs), reason: checked.observed, ...stamp() })
+      await confirm(run, inst, step, pre)
+    } catch (e) {
+      if (o.signal.aborted) return ledger.interrupted(inst.id, stamp())
+      return ledger.failed(inst.id, errorInfo(e), stamp())
+    }
+  }
+
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) ledger.running(inst.id, attempt)
+    try {
+      const outcome = await underAttemptSignal(o.signal, spec.timeout, (signal) => attemptOnce(run, inst, step, ctxFor(attempt, signal)))
+      if (outcome.kind === 'cached') return ledger.finished(inst.id, 'cached', { outputs: outcome.outputs, reason: outcome.observed, ...stamp() })
+      if (outcome.kind === 'planned') {
+        o.bus.emit({ type: 'plan', id: inst.id, changes: outcome.changes })
+        return ledger.finished(inst.id, 'planned', { outputs: outcome.outputs, reason: outcome.reason, ...stamp() })
+      }
+      return ledger.finished(inst.id, 'succeeded', { outputs: outcome.outputs, ...stamp() })
+    } catch (err) {
+      if (err instanceof Interrupted || (o.signal.aborted && !inst.node.isFinally)) return ledger.interrupted(inst.id, stamp())
+      const info = errorInfo(err)
+      if (!(attempt < attempts && retryable(err))) return ledger.failed(inst.id, info, stamp())
+      const delayMs = backoff * 2 ** (attempt - 1)
+      o.bus.emit({ type: 'retry', id: inst.id, attempt: attempt + 1, delayMs, error: info })
+      if (o.store && o.state) o.store.appendEvent(o.state.runId, { type: 'retry', node: inst.id, attempt: attempt + 1, delayMs, error: info })
+      try {
+        await sleep(delayMs, o.signal)
+      } catch {
+        return ledger.interrupted(inst.id, stamp())
+      }
+    }
+  }
+}
+
+type Outcome = { kind: 'cached'; outputs: Outputs; observed: string } | { kind: 'planned'; outputs?: Outputs; changes: Change[]; reason: string } | { kind: 'applied'; outputs: Outputs }
+
+async function attemptOnce(run: RunScope, inst: Instance, step: StepDefinition, ctx: StepContext<unknown>): Promise<Outcome> {
+  const { o } = run
+  // An alwaysRun step (a read-only verification) is its own apply: checking first would only do the work twice.
+  const checked: Awaited<ReturnType<StepDefinition['check']>> = step.alwaysRun ? { done: false, reason: 'verifies on every run' } : await step.check(ctx)
+  if (checked.done) return { kind: 'cached', outputs: jsonOnly(checked.outputs), observed: checked.observed }
+  const reason = checked.reason
+  if (checked.observed) ctx.log(checked.observed)
+  if (o.dryRun) {
+    const plan = await step.plan(ctx)
+    return { kind: 'planned', outputs: plan.outputs ? jsonOnly(plan.outputs) : undefined, changes: plan.changes, reason }
+  }
+  if (inst.node.spec.interactive && !o.interactive) {
+    throw new OpsError(`${inst.id} needs an operator at a terminal: ${reason}`, {
+      reason: 'NeedsOperator',
+      hint: step.runbook?.(ctx) ?? `run it by hand on a terminal: ${o.next.resume('--only', inst.id)}`,
+    })
+  }
+  ctx.log(`applying: ${reason}`)
+  const outputs = jsonOnly(await step.apply(ctx))
+  if (step.verify) await step.verify(ctx, outputs)
+  return { kind: 'applied', outputs }
+}
+
+async function confirm(run: RunScope, inst: Instance, step: StepDefinition, ctx: StepContext<unknown>): Promise<void> {
+  const { o } = run
+  if (!o.interactive) {
+    throw new OpsError(`${inst.id} changes things and needs confirmation`, { reason: 'NeedsConfirmation', hint: 'pass --yes (or CREDFLOW_YES=1) to confirm non-interactively' })
+  }
+  const plan = await step.plan(ctx)
+  const lines = plan.changes.map((c) => `  ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
+  for (const l of lines) ctx.log(`will${l.slice(1)}`)
+  // The question carries the changes itself: the live view steps aside while it is asked.
+  const answer = await o.io.prompt(`\n${inst.id} will:\n${lines.join('\n')}\nApply ${plan.changes.length} change(s)? [y/N] `, o.signal)
+  if (answer === null || !/^y(es)?$/i.test(answer.trim())) {
+    throw new OpsError(`${inst.id}: not confirmed, nothing changed`, { reason: 'NotConfirmed', hint: 'rerun and answer y, or pass --yes' })
+  }
+}
+
+function hashInputs(inputs: unknown): string {
+  return 'sha256:' + createHash('sha256').update(JSON.stringify(inputs ?? null)).digest('hex').slice(0, 16)
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms)
+    const onAbort = () => (clearTimeout(t), reject(signal.reason))
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** Outputs must be plain JSON; SecretValue serialises to its fingerprint, so material cannot slip through. */
+function jsonOnly(outputs: Outputs): Outputs {
+  return JSON.parse(JSON.stringify(outputs ?? {}))
+}
