@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-authenticate the Gmail OAuth token of westsidebasketball@gmail.com end to end: consent
-# (`gmail-mcp reauth`), check scopes, write Secret basketball-api/gmail-oauth-token, delete the
+# (built-in, or the configured reauthCommand), check scopes, write Secret basketball-api/gmail-oauth-token, delete the
 # stale Secret, restart basketball-api and verify. It checks the prerequisites, then runs the
 # credflow workflow gmail-reauth, which does the work and can be resumed.
 #

@@ -74,9 +74,9 @@ export function readClientSecrets(path: string): ClientSecretsFile {
 export function resolveClient(file: { clientId?: string; clientSecret?: SecretValue }, secrets?: OAuthClient): OAuthClient {
   if (file.clientId && file.clientSecret) return { clientId: file.clientId, clientSecret: file.clientSecret }
   if (!secrets) {
-    throw new OpsError('the token file has no client_id/client_secret and no client secrets file was given', {
+    throw new OpsError('the token file has no client_id/client_secret, no client secrets file was given, and there is no credentials.json beside it', {
       reason: 'ClientMissing',
-      hint: `Give the Desktop client's JSON with --set clientSecretsFile=<path>. ${DOWNLOAD_HINT}`,
+      hint: `Give the Desktop client's JSON with --set clientSecretsFile=<path>, or put it beside the token file as credentials.json (where the gmail-sdk reads it). ${DOWNLOAD_HINT}`,
     })
   }
   if (file.clientId && file.clientId !== secrets.clientId) {

@@ -1,8 +1,10 @@
-import { OpsError } from '../errors.ts'
+import { coverOf, type Cover } from './scope-coverage.ts'
 
 /**
- * Scope comparison by exact string (research note §5: a grant of gmail.modify does not list gmail.readonly).
- * The only rewriting is Google's own: `email`/`profile` come back as the userinfo URIs (§1.3).
+ * Scope lists and their comparison. A required scope is satisfied by the same string or by a granted scope that
+ * Google's Gmail API reference accepts everywhere the required one is accepted (scope-coverage.ts); nothing else:
+ * a grant of gmail.modify does not list gmail.readonly (research note §5). The only rewriting is Google's own:
+ * `email`/`profile` come back as the userinfo URIs (§1.3).
  */
 
 const ALIASES: Record<string, string> = {
@@ -17,28 +19,28 @@ export function parseScopes(value: string | readonly string[] | undefined | null
 }
 
 export interface ScopeComparison {
-  /** Required but not granted: the user unticked a box (§3.5). */
+  /** Required and covered by no granted scope: the user unticked a box (§3.5), or the client never asked. */
   missing: string[]
-  /** Granted but not required: `include_granted_scopes` or an older grant can add these (§8 verify 2). */
+  /** Granted but neither required nor covering a required one: `include_granted_scopes` or an older grant (§8 verify 2). */
   extra: string[]
+  /** Each satisfied required scope and the granted scope that satisfies it (itself, or a broader one). */
+  covered: Cover[]
 }
 
+/** Required scopes against a grant, with the documented inclusions of scope-coverage.ts (not only equal strings). */
 export function compareScopes(granted: string | readonly string[], required: string | readonly string[]): ScopeComparison {
   const g = parseScopes(granted)
-  const r = parseScopes(required)
-  return { missing: r.filter((s) => !g.includes(s)), extra: g.filter((s) => !r.includes(s)) }
+  const covered: Cover[] = []
+  const missing: string[] = []
+  for (const r of parseScopes(required)) {
+    const c = coverOf(r, g)
+    if (c) covered.push(c)
+    else missing.push(r)
+  }
+  const used = new Set(covered.map((c) => c.by))
+  return { missing, covered, extra: g.filter((s) => !used.has(s)) }
 }
 
 export function missingScopes(granted: string | readonly string[], required: string | readonly string[]): string[] {
   return compareScopes(granted, required).missing
-}
-
-/** Throws `ScopesMissing` naming the scopes the grant lacks. */
-export function assertScopesGranted(granted: string | readonly string[], required: string | readonly string[], what = 'the grant'): void {
-  const missing = missingScopes(granted, required)
-  if (missing.length === 0) return
-  throw new OpsError(`${what} lacks ${missing.length === 1 ? 'scope' : 'scopes'} ${missing.join(', ')}`, {
-    reason: 'ScopesMissing',
-    hint: 'Re-run the consent (npx zx tasks/run.mjs gmail-reauth) and tick every box on the Google consent screen.',
-  })
 }

@@ -5,11 +5,14 @@
  * present, equal the client id; its scope holds every required scope), and read the Gmail
  * profile to learn the account. Read-only: nothing is written.
  */
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { OpsError } from '../errors.ts'
 import { readTokenFile, type TokenFile } from './token-file.ts'
 import { readClientSecrets, resolveClient, type OAuthClient } from './client-secrets.ts'
 import { refreshAccessToken, tokenInfo, gmailProfile, type TokenInfo } from './google-client.ts'
 import { compareScopes } from './scopes.ts'
+import type { Cover } from './scope-coverage.ts'
 import type { GoogleEndpoints } from './endpoints.ts'
 
 export interface ProbeRequest {
@@ -24,35 +27,52 @@ export interface TokenProbe {
   file: TokenFile
   client: OAuthClient
   grantedScopes: string[]
+  /** Required scopes that the grant does not cover. */
   missingScopes: string[]
+  /** How each covered required scope is covered (by itself or by a broader granted scope). */
+  covers: Cover[]
   /** The mailbox, from Gmail's users/me/profile. */
   email: string
   /** Seconds the refresh token has left, when Google says (Testing-mode clients). */
   refreshTokenExpiresIn?: number
 }
 
-export function clientFor(file: TokenFile | undefined, clientSecretsFile?: string): OAuthClient {
-  const secrets = clientSecretsFile ? readClientSecrets(clientSecretsFile) : undefined
-  return resolveClient(file ?? {}, secrets)
+/**
+ * The client to refresh or consent with: the given client secrets file; else the file's own
+ * client_id/secret (google-auth files carry them); else `credentials.json` beside the token file,
+ * which is where the gmail-sdk keeps its client (its token file has none, research note §1.5).
+ */
+export function clientFor(file: TokenFile | undefined, clientSecretsFile: string | undefined, tokenFile: string): OAuthClient {
+  if (clientSecretsFile) return resolveClient(file ?? {}, readClientSecrets(clientSecretsFile))
+  if (file?.clientId && file.clientSecret) return resolveClient(file, undefined)
+  const beside = besideCredentials(tokenFile)
+  return resolveClient(file ?? {}, existsSync(beside) ? readClientSecrets(beside) : undefined)
+}
+
+/** `credentials.json` in the token file's directory (the gmail-sdk's `secrets_dir`). */
+export function besideCredentials(tokenFile: string): string {
+  return join(dirname(tokenFile), 'credentials.json')
 }
 
 export async function probeToken(req: ProbeRequest): Promise<TokenProbe> {
   const file = readTokenFile(req.tokenFile)
-  const client = clientFor(file, req.clientSecretsFile)
+  const client = clientFor(file, req.clientSecretsFile, req.tokenFile)
   const opts = { endpoints: req.endpoints, signal: req.signal }
   const tokens = await refreshAccessToken(client, file.refreshToken, opts)
   const info = await tokenInfo(tokens.accessToken, opts)
   checkAudience(info, client)
   const profile = await gmailProfile(tokens.accessToken, opts)
-  // Google's two answers must both carry every scope: the refresh response's `scope` is the
+  // Google's two answers must both cover every scope: the refresh response's `scope` is the
   // grant, tokeninfo's is what the access token can actually do.
   // Compared one required scope at a time, so an alias (`email`) is named as it was asked for.
   const lacks = (granted: string[], s: string) => compareScopes(granted, [s]).missing.length > 0
+  const missing = req.requiredScopes.filter((s) => lacks(tokens.scope, s) || lacks(info.scope, s))
   return {
     file,
     client,
     grantedScopes: tokens.scope,
-    missingScopes: req.requiredScopes.filter((s) => lacks(tokens.scope, s) || lacks(info.scope, s)),
+    missingScopes: missing,
+    covers: compareScopes(tokens.scope, req.requiredScopes.filter((s) => !missing.includes(s))).covered,
     email: profile.emailAddress,
     refreshTokenExpiresIn: tokens.refreshTokenExpiresIn,
   }

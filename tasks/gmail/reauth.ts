@@ -1,7 +1,10 @@
 // reauth: make sure the local token file holds a working refresh token from a recent
 // consent. check() asks Google (refresh) and looks at the consent's age; apply() runs the
-// consent: either the upstream `gmail-mcp reauth` on the terminal (external) or this
-// tool's loopback flow with PKCE (builtin). The previous token is never revoked: Google's
+// consent: this tool's loopback flow with PKCE (builtin, the default: nothing to install,
+// works over SSH), writing the file in the format its consumer reads (tokenFormat), or an
+// external command on the terminal (the public gmail-sdk's authorize() through
+// scripts/gmail-sdk-consent.sh, or `gmail-mcp reauth` where installed). A command that cannot
+// run here is refused before anything changes. The previous token is never revoked: Google's
 // revocation is project-wide and would kill the new token too (research note §2.6).
 import { spawn } from 'node:child_process'
 import { mkdirSync, statSync } from 'node:fs'
@@ -17,10 +20,14 @@ import { sha256Hex, fingerprint } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { nextStdinLine } from '../../lib/stdin-lines.ts'
 import { probeToken, clientFor, type TokenProbe } from '../../lib/oauth/token-probe.ts'
-import { readTokenFile, writeTokenFile, parseTokenFile, type TokenFile } from '../../lib/oauth/token-file.ts'
+import { readTokenFile, writeTokenFile, parseTokenFile, type TokenFile, type TokenFileFormat } from '../../lib/oauth/token-file.ts'
+import { GOOGLE_ENDPOINTS } from '../../lib/oauth/endpoints.ts'
+import { describeCover } from '../../lib/oauth/scope-coverage.ts'
+import { SDK_CONSENT_COMMAND, consentMethod, missingScopesHint, notReady, type ConsentMethod } from './consent-method.ts'
 import { runLoopbackFlow } from '../../lib/oauth/loopback-flow.ts'
 import { gmailProfile } from '../../lib/oauth/google-client.ts'
 import { compareScopes } from '../../lib/oauth/scopes.ts'
+import { shellQuote } from '../../lib/engine/command.ts'
 import { loadSecretsRegistry, findEntry } from '../../lib/registry.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -31,7 +38,9 @@ const Inputs = z.object({
   account: z.string().email(),
   tokenFile: z.string().min(1),
   mode: z.enum(['external', 'builtin']),
-  command: z.string().default('gmail-mcp reauth'),
+  command: z.string().default(SDK_CONSENT_COMMAND),
+  /** builtin: the format of the file it writes; auto keeps the existing file's, else gmail-sdk (basketball-api's reader). */
+  tokenFormat: z.enum(['auto', 'gmail-sdk', 'google-auth', 'node']).default('auto'),
   clientSecretsFile: z.string().default(''),
   loopbackPort: z.number().int().min(0).max(65535).default(0),
   requiredScopes: z.array(z.string()).min(1),
@@ -130,6 +139,32 @@ function rotationPolicy(i: In): string {
   }
 }
 
+/** The token file as it is, if it parses: what the consent method and the builtin flow build on. */
+function readableFile(i: In): TokenFile | undefined {
+  try {
+    return readTokenFile(expandHome(i.tokenFile))
+  } catch {
+    return undefined
+  }
+}
+
+function isEmpty(tokenFile: string): boolean {
+  try {
+    return statSync(expandHome(tokenFile)).size === 0
+  } catch {
+    return false
+  }
+}
+
+/** A consent is due: say now, also in --status and a dry run, when the configured one cannot run. */
+const methodNote = (m: ConsentMethod) => (m.problem ? `; and the consent cannot run as configured: ${m.problem}` : '')
+
+/** builtin: what it writes. auto keeps the consumer's format; a new file gets the gmail-sdk's, which basketball-api reads. */
+function outputFormat(i: In): TokenFileFormat {
+  if (i.tokenFormat !== 'auto') return i.tokenFormat
+  return readableFile(i)?.format ?? 'gmail-sdk'
+}
+
 const probeOf = (i: In, signal: AbortSignal) =>
   probeToken({ tokenFile: expandHome(i.tokenFile), clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, endpoints: i.endpoints, requiredScopes: i.requiredScopes, signal })
 
@@ -156,44 +191,66 @@ export default defineStep({
       probe = await probeOf(i, ctx.signal)
     } catch (e) {
       if (!isOpsError(e)) throw e
-      // A missing, broken or dead token is exactly what this step fixes; anything else is not.
+      // A missing, empty or dead token is exactly what this step fixes; anything else is not.
+      // A file that is there but broken is not overwritten: it may be what a consumer needs to keep.
+      const note = methodNote(consentMethod(i, readableFile(i)))
       if (e.reason === 'invalid_grant') {
-        return { done: false, reason: 'the refresh token is expired or revoked (invalid_grant)', observed: `${await deadTokenFacts(ctx)}; ${policy}` }
+        return { done: false, reason: 'the refresh token is expired or revoked (invalid_grant)' + note, observed: `${await deadTokenFacts(ctx)}; ${policy}` }
       }
-      if (['TokenFileMissing', 'TokenFileInvalid', 'NoRefreshToken'].includes(e.reason)) {
-        return { done: false, reason: e.message, observed: policy }
+      if (e.reason === 'TokenFileMissing' || e.reason === 'NoRefreshToken' || (e.reason === 'TokenFileInvalid' && isEmpty(i.tokenFile))) {
+        return { done: false, reason: e.message + note, observed: policy }
+      }
+      if (e.reason === 'TokenFileInvalid') {
+        throw new OpsError(`${e.message}; a consent would overwrite it, so nothing was changed`, {
+          reason: e.reason,
+          hint: `look at it (its consumer may still need it), then move it aside and run again to consent afresh: mv ${i.tokenFile} ${i.tokenFile}.broken`,
+        })
       }
       throw e
     }
+    const method = consentMethod(i, probe.file)
     // A token that works but cannot do the job also needs a new consent: otherwise verify-scopes
-    // keeps failing and nothing in the workflow ever asks again.
+    // keeps failing and nothing in the workflow ever asks again. Unless the consent cannot add
+    // the scope at all: then asking again would only repeat the same grant.
     if (probe.missingScopes.length) {
-      return { done: false, reason: `the grant lacks ${probe.missingScopes.join(', ')}: consent again and tick every box`, observed: policy }
+      const { neverRequested, hint } = missingScopesHint(probe.missingScopes, method, ctx.command())
+      if (neverRequested.length) {
+        throw new OpsError(`the grant lacks ${probe.missingScopes.join(', ')}, which ${method.label} never asks for; nothing was changed`, { reason: 'ScopesNeverRequested', hint })
+      }
+      return { done: false, reason: `the grant lacks ${probe.missingScopes.join(', ')}: consent again and tick every box` + methodNote(method), observed: policy }
     }
     if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
-      return { done: false, reason: `the token belongs to ${probe.email}, not ${i.account}: consent again as ${i.account}`, observed: policy }
+      return { done: false, reason: `the token belongs to ${probe.email}, not ${i.account}: consent again as ${i.account}` + methodNote(method), observed: policy }
     }
     const consent = (await consentTime(ctx, probe)) ?? { at: new Date(0), source: 'file mtime' as const }
     const age = Date.now() - consent.at.getTime()
     const limit = parseDuration(i.reauthAfter)!
     const left = GOOGLE_TESTING_EXPIRY_MS - age
-    const facts = `token works for ${probe.email}; consent ${formatDuration(age)} ago (${consent.source}), ${left > 0 ? `${formatDuration(left)} left before Google's 7-day expiry` : 'past the 7-day mark'}; ${policy}`
-    if (age >= limit) return { done: false, reason: `consent is ${formatDuration(age)} old (reauthAfter ${i.reauthAfter})`, observed: facts }
-    return { done: true, outputs: outputs(i, consent, probe), observed: `${facts}; re-auth due in ${formatDuration(limit - age)}` }
+    const facts =
+      `token works for ${probe.email} (${probe.file.format} file; ${probe.covers.map(describeCover).join(', ')}); ` +
+      `consent ${formatDuration(age)} ago (${consent.source}), ${left > 0 ? `${formatDuration(left)} left before Google's 7-day expiry` : 'past the 7-day mark'}; ${policy}`
+    if (age >= limit) return { done: false, reason: `consent is ${formatDuration(age)} old (reauthAfter ${i.reauthAfter})` + methodNote(method), observed: facts }
+    const later = method.problem ? `; the next consent will not run as configured: ${method.problem}` : ''
+    return { done: true, outputs: outputs(i, consent, probe), observed: `${facts}; re-auth due in ${formatDuration(limit - age)}${later}` }
   },
 
   async plan({ inputs: i }) {
+    const method = consentMethod(i, readableFile(i))
+    if (method.problem) throw notReady(method)
     const how =
       i.mode === 'external'
-        ? `run "${i.command}" on this terminal; it must rewrite ${i.tokenFile}`
-        : `browser consent for ${i.account} via a loopback redirect on 127.0.0.1${i.loopbackPort ? `:${i.loopbackPort}` : ''} (ssh -L), then write ${i.tokenFile}`
+        ? `run ${method.label} on this terminal; it must rewrite ${i.tokenFile}`
+        : `browser consent for ${i.account} via a loopback redirect on 127.0.0.1${i.loopbackPort ? `:${i.loopbackPort}` : ''} (ssh -L), then write ${i.tokenFile} as ${outputFormat(i)}`
     return { changes: [{ verb: 'consent', target: `Google account ${i.account}`, detail: how }] }
   },
 
   async apply(ctx) {
     const i = ctx.inputs
     const path = expandHome(i.tokenFile)
-    if (i.mode === 'external') await runExternal(ctx, path)
+    const method = consentMethod(i, readableFile(i))
+    // Before the terminal is handed over or a port is opened: nothing has changed yet.
+    if (method.problem) throw notReady(method)
+    if (i.mode === 'external') await runExternal(ctx, path, method)
     else await runBuiltin(ctx, path)
     const consent: Consent = { at: new Date(), source: 'run state' }
     // The new file must work before anything downstream trusts it.
@@ -205,11 +262,22 @@ export default defineStep({
   runbook: ({ inputs: i }) => {
     const checkout = operatorCheckout()
     if (i.mode === 'external') {
+      const sets = `-- --set reauthMode=external${i.command === SDK_CONSENT_COMMAND ? '' : ` --set reauthCommand=${shellQuote(i.command)}`}`
+      if (i.command === SDK_CONSENT_COMMAND) {
+        // The SDK's redirect is http://localhost:8090, fixed: the tunnel must be there before it starts.
+        return [
+          `consent needs a person at a browser. Over SSH on ${hostname()}:`,
+          `  1. ssh -L 8090:127.0.0.1:8090 ${safeUser()}@${hostname()}   (the tunnel for the gmail-sdk's redirect to localhost:8090)`,
+          `  2. cd ${checkout} && scripts/gmail-reauth.sh ${sets}   (runs the gmail-sdk's authorize() on your terminal)`,
+          `  3. open the URL it prints in your local browser, sign in as ${i.account}, tick EVERY Gmail box`,
+          FINISH,
+        ].join('\n')
+      }
       // The upstream tool prints its URL and takes the answer on the terminal: no tunnel needed.
       return [
         `consent needs a person at a browser. Over SSH on ${hostname()}:`,
         `  1. ssh ${safeUser()}@${hostname()}`,
-        `  2. cd ${checkout} && scripts/gmail-reauth.sh   (runs ${i.command} on your terminal)`,
+        `  2. cd ${checkout} && scripts/gmail-reauth.sh ${sets}   (runs ${i.command} on your terminal)`,
         `  3. open the URL it prints in your local browser, sign in as ${i.account}, tick EVERY Gmail box, and give it back what it asks for`,
         FINISH,
       ].join('\n')
@@ -253,20 +321,27 @@ function fileSha(path: string): string | undefined {
   }
 }
 
-async function runExternal(ctx: Ctx, path: string): Promise<void> {
-  const argv = ctx.inputs.command.split(/\s+/).filter(Boolean)
-  if (argv.length === 0) throw new OpsError('reauthCommand is empty', { reason: 'InvalidInputs', hint: '--set reauthCommand="gmail-mcp reauth"' })
+/** What an external command learns from us: where the token goes, and non-Google endpoints (a stand-in). No secrets. */
+function childEnv(i: In, path: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CREDFLOW_TOKEN_FILE: path, CREDFLOW_ACCOUNT: i.account }
+  if (i.endpoints.authUrl && i.endpoints.authUrl !== GOOGLE_ENDPOINTS.authUrl) env.CREDFLOW_AUTH_URL = i.endpoints.authUrl
+  if (i.endpoints.tokenUrl && i.endpoints.tokenUrl !== GOOGLE_ENDPOINTS.tokenUrl) env.CREDFLOW_TOKEN_URL = i.endpoints.tokenUrl
+  return env
+}
+
+async function runExternal(ctx: Ctx, path: string, method: ConsentMethod): Promise<void> {
+  const argv = method.argv!
   const before = fileSha(path)
-  ctx.log(`running ${argv.join(' ')} (it prints a URL; open it, consent, paste back what it asks for)`)
+  ctx.log(`running ${ctx.inputs.command} (it prints a URL; open it, consent, and answer what it asks)`)
   const code = await ctx.withTerminal(
     () =>
       new Promise<number>((resolve, reject) => {
         // No token material in argv: the command reads and writes the file itself.
-        const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', signal: ctx.signal })
+        const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', signal: ctx.signal, env: childEnv(ctx.inputs, path) })
         child.on('error', (e) =>
           reject(
             (e as NodeJS.ErrnoException).code === 'ENOENT'
-              ? new OpsError(`reauth command not found: ${argv[0]}`, { reason: 'CommandNotFound', hint: 'install gmail-mcp, or use the built-in flow: --set reauthMode=builtin' })
+              ? new OpsError(`reauth command not found: ${argv[0]}`, { reason: 'CommandNotFound', hint: 'use the built-in flow: --set reauthMode=builtin' })
               : e,
           ),
         )
@@ -288,7 +363,8 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
   } catch {
     previous = undefined // missing or broken: a fresh google-auth file is written
   }
-  const client = clientFor(previous, i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined)
+  const client = clientFor(previous, i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, path)
+  const format = outputFormat(i)
   const result = await ctx.withTerminal(() =>
     runLoopbackFlow({
       client,
@@ -319,6 +395,6 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
     })
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-  const w = writeTokenFile(path, result.tokens, { previous, client })
+  const w = writeTokenFile(path, result.tokens, { previous, client, format })
   ctx.log(`wrote ${path} (${w.format}, ${w.fingerprint}, mode 0600)`)
 }

@@ -68,7 +68,9 @@ describe('a bad token file', () => {
 
   it('not JSON: says where, never quotes the content', async () => {
     const r = await refused({}, '{"token": "ya29.NotReallyJsonButSecretish", "refresh_token": ')
-    expect(failedLine(r, 'reauth')).toMatch(/token file \S+ is not valid JSON( \(syntax error at byte \d+\))?$/)
+    // A broken file is not overwritten by a consent: it may be what its consumer still needs.
+    expect(failedLine(r, 'reauth')).toMatch(/token file \S+ is not valid JSON( \(syntax error at byte \d+\))?; a consent would overwrite it, so nothing was changed$/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: .*then move it aside and run again to consent afresh: mv \S+\.json \S+\.json\.broken/)
     expect(r.stdout + r.stderr).not.toContain('NotReallyJsonButSecretish')
   })
 
@@ -115,8 +117,8 @@ describe('bad client secrets', () => {
   it('none given for a token file without client fields', async () => {
     const sdk = await env.seedTokenFile({ format: 'gmail-sdk' })
     const r = await refused({ clientSecretsFile: '' }, sdk)
-    expect(failedLine(r, 'reauth')).toMatch(/the token file has no client_id\/client_secret and no client secrets file was given/)
-    expect(r.stdout).toMatch(/\[reauth\] hint: Give the Desktop client's JSON with --set clientSecretsFile=<path>\./)
+    expect(failedLine(r, 'reauth')).toMatch(/the token file has no client_id\/client_secret, no client secrets file was given, and there is no credentials\.json beside it/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: Give the Desktop client's JSON with --set clientSecretsFile=<path>, or put it beside the token file as credentials\.json/)
   })
 
   it("another client's secrets for a token file without client fields", async () => {

@@ -55,12 +55,15 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     expect(out).toMatch(/\[verify-scopes\] blocked/)
   })
 
-  it('in external mode (the default) the runbook asks for no tunnel and names the upstream command', async () => {
+  it('external mode with gmail-mcp reauth (not installed here): said before anything changes, with the alternatives; the runbook asks for no tunnel', async () => {
     const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, reauthMode: 'external', reauthCommand: 'gmail-mcp reauth' }), '--non-interactive'])
     expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/\[reauth\] FAILED.*the consent cannot run as configured: reauthCommand "gmail-mcp reauth" cannot run: gmail-mcp is not on PATH; working alternatives: \(1\) the built-in consent.*--set reauthMode=builtin; \(2\) the public gmail-sdk's own consent/)
     expect(r.stdout).toMatch(/ {2}1\. ssh \S+@\S+\n/)
-    expect(r.stdout).not.toContain('ssh -L')
-    expect(r.stdout).toMatch(/scripts\/gmail-reauth\.sh {3}\(runs gmail-mcp reauth on your terminal\)/)
+    expect(r.stdout).toMatch(/scripts\/gmail-reauth\.sh -- --set reauthMode=external --set reauthCommand='gmail-mcp reauth' {3}\(runs gmail-mcp reauth on your terminal\)/)
+    const dry = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, reauthMode: 'external', reauthCommand: 'gmail-mcp reauth' }), '--dry-run'])
+    expect(dry.code, dry.stdout).toBe(1)
+    expect(dry.stdout).toMatch(/gmail-mcp is not on PATH/)
   })
 
   it('the runbook names the configured loopback port', async () => {
@@ -249,7 +252,7 @@ describe('the consent age follows the grant (a client in Production status: Goog
       await prod.seedTokenFile() // the operator consented by hand: a new refresh token
       const after = await prod.run([...prod.sets(), '--yes', '--non-interactive'])
       expect(after.code, after.stdout).toBe(0)
-      expect(after.stdout).toMatch(/\[reauth\] cached in \S+: token works for westsidebasketball@gmail\.com; consent [\dsm.]+ ago \(file mtime\)/)
+      expect(after.stdout).toMatch(/\[reauth\] cached in \S+: token works for westsidebasketball@gmail\.com \(google-auth file; gmail\.send \(granted\), .*\(granted\)\); consent [\dsm.]+ ago \(file mtime\)/)
     } finally {
       await prod.close()
     }

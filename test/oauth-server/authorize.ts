@@ -6,9 +6,20 @@ import type { ClientRecord } from './model.ts'
 import { isValidScope, normalizeScopes, splitScopes } from './scopes.ts'
 import type { PendingConsent, StandInState } from './state.ts'
 
-/** `GET /o/oauth2/v2/auth` (research note §2.1, §2.2) and the consent form it may show. */
+/**
+ * `GET /o/oauth2/v2/auth` and `GET /o/oauth2/auth` (research note §2.1, §2.2) and the consent form they may show.
+ *
+ * Both paths are Google's and behave the same. v2 is the `authorization_endpoint` of Google's discovery document
+ * (https://accounts.google.com/.well-known/openid-configuration) and of the native-app page
+ * (https://developers.google.com/identity/protocols/oauth2/native-app#step-2:-send-a-request-to-googles-oauth-2.0-server);
+ * the v1 path is the `auth_uri` of every client JSON downloaded from the Cloud Console
+ * (https://developers.google.com/identity/protocols/oauth2/native-app#creatingcred), so InstalledAppFlow and the
+ * gmail-sdk (`GOOGLE_AUTH_URL`, gmail_sdk/auth.py 0.1.3) send their users there.
+ */
 
 export const AUTH_PATH = '/o/oauth2/v2/auth'
+export const LEGACY_AUTH_PATH = '/o/oauth2/auth'
+export const AUTH_PATHS: readonly string[] = [AUTH_PATH, LEGACY_AUTH_PATH]
 export const DECISION_PATH = '/o/oauth2/v2/auth/decision'
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
@@ -85,7 +96,10 @@ function redirectWithDecision(state: StandInState, pending: PendingConsent, deci
     : granted
   const accessType = params.get('access_type') === 'offline' ? 'offline' : 'online'
   const prompt = splitScopes(params.get('prompt'))
-  // Installed apps always get a refresh token (native-app page); web clients only offline, on the first or a forced consent (§2.1).
+  // "Refresh tokens are always returned for installed applications" (native-app page, step 5:
+  // https://developers.google.com/identity/protocols/oauth2/native-app#exchange-authorization-code);
+  // web clients only with access_type=offline, on the first or a prompt=consent consent
+  // (https://developers.google.com/identity/protocols/oauth2/web-server#creatingclient, `access_type`, `prompt`).
   const withRefreshToken =
     client.type === 'installed' ||
     (accessType === 'offline' && (prompt.includes('consent') || state.model.grantedScopes(account.email, client.projectId).length === 0))
@@ -143,6 +157,10 @@ function requestProblem(p: URLSearchParams): [string, string] | undefined {
   if (scopes.length === 0) return ['invalid_request', 'Missing required parameter: scope']
   const invalid = normalizeScopes(scopes).filter((s) => !isValidScope(s))
   if (invalid.length) return ['invalid_scope', `Some requested scopes were invalid. {invalid=[${invalid.join(', ')}]}`]
+  // PKCE is "recommended" for installed apps, not required: a confidential Desktop client that
+  // sends no code_challenge (the gmail-sdk's authorize() does this) is served, and its code is
+  // redeemed with the client secret alone (native-app page, step 1 `code_challenge`:
+  // https://developers.google.com/identity/protocols/oauth2/native-app#step1-code-verifier).
   const challenge = p.get('code_challenge')
   const method = p.get('code_challenge_method')
   // The verifier is 43–128 unreserved chars; S256 sends BASE64URL(SHA256(verifier)) without padding (§2.1).

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { AUTH_PATH, DECISION_PATH, handleAuthorize, handleDecision } from './authorize.ts'
+import { AUTH_PATH, AUTH_PATHS, DECISION_PATH, LEGACY_AUTH_PATH, handleAuthorize, handleDecision } from './authorize.ts'
 import { createClock, type Clock } from './clock.ts'
 import { CONTROL_PREFIX, createControl, handleControl, type StandInControl } from './control.ts'
 import { GMAIL_PROFILE_PATH, handleGmailProfile } from './gmail.ts'
@@ -38,6 +38,8 @@ export interface StandInEndpoints {
 export interface GoogleStandIn {
   url: string
   endpoints: StandInEndpoints
+  /** `/o/oauth2/auth`: the `auth_uri` of Google's downloaded client JSON; served like `endpoints.authUrl`. */
+  legacyAuthUrl: string
   control: StandInControl
   close(): Promise<void>
 }
@@ -71,6 +73,7 @@ export async function startGoogleStandIn(opts: StandInOptions = {}): Promise<Goo
       revokeUrl: url + REVOKE_PATH,
       gmailProfileUrl: url + GMAIL_PROFILE_PATH,
     },
+    legacyAuthUrl: url + LEGACY_AUTH_PATH,
     control,
     close: () =>
       new Promise<void>((resolve) => {
@@ -87,7 +90,7 @@ async function route(state: StandInState, control: StandInControl, req: Incoming
   state.requests.push({ at: state.clock.now(), method, path: url.pathname })
 
   const is = (m: string[], path: string) => m.includes(method) && url.pathname === path
-  if (is(['GET'], AUTH_PATH)) return handleAuthorize(state, url, res)
+  if (method === 'GET' && AUTH_PATHS.includes(url.pathname)) return handleAuthorize(state, url, res)
   if (is(['POST'], DECISION_PATH)) return handleDecision(state, req, res)
   if (is(['POST'], TOKEN_PATH)) return handleToken(state, req, res)
   if (is(['GET', 'POST'], TOKENINFO_PATH)) return handleTokeninfo(state, req, url, res)
@@ -101,4 +104,5 @@ export { SECOND, MINUTE, HOUR, DAY } from './clock.ts'
 export type { StandInControl, IssuedToken } from './control.ts'
 export type { ConsentDecision } from './consent.ts'
 export type { ClientRecord, ClientSpec, AccountRecord, AccountSpec } from './model.ts'
+export { AUTH_PATHS, LEGACY_AUTH_PATH } from './authorize.ts'
 export { visit, consentRedirect, answerConsentPage, type BrowserVisit } from './browser.ts'

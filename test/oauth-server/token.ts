@@ -7,7 +7,17 @@ import { HOUR } from './clock.ts'
 import { isValidScope, normalizeScopes, splitScopes } from './scopes.ts'
 import type { StandInState } from './state.ts'
 
-/** `POST /token` (research note §2.3, error bodies from the §2.4 catalogue). */
+/**
+ * `POST /token` (research note §2.3, error bodies from the §2.4 catalogue).
+ *
+ * Google's pages behind each behaviour:
+ * - the code exchange and its response fields, `refresh_token_expires_in` included:
+ *   https://developers.google.com/identity/protocols/oauth2/native-app#exchange-authorization-code
+ * - a refresh returns no new refresh token: https://developers.google.com/identity/protocols/oauth2/native-app#offline
+ * - Testing-mode refresh tokens die 7 days after consent: https://developers.google.com/identity/protocols/oauth2#expiration
+ * - the `{error, error_description}` body and its codes are RFC 6749 §5.2 (https://www.rfc-editor.org/rfc/rfc6749#section-5.2),
+ *   which Google's token endpoint follows; the description strings are the observed ones (§2.4).
+ */
 
 export const TOKEN_PATH = '/token'
 
@@ -117,7 +127,9 @@ function tokenBody(state: StandInState, client: ClientRecord, access: TokenRecor
     const account = state.model.accounts.get(access.email)!
     body.id_token = state.model.idToken(client, account, access.scopes)
   }
-  // Seen for Testing-mode clients (§2.3, undocumented): the remaining life of the 7-day refresh token.
+  // "The remaining lifetime of the refresh token in seconds. This value is only set when the user grants
+  // time-based access" (native-app page, step 5); Testing-mode grants are time-based (7 days, oauth2#expiration),
+  // and clients see it there (§2.3). The gmail-sdk stores it in its token file as it comes.
   if (rt?.expiresAt !== undefined) body.refresh_token_expires_in = Math.max(0, Math.floor((rt.expiresAt - state.clock.now()) / 1000) - 1)
   return body
 }

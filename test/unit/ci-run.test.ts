@@ -11,9 +11,9 @@ import { ROOT } from '../fixtures/engine/harness.ts'
 let dir: string
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'credflow-ci-'))
-  for (const d of ['.ci', 'test/k8s', 'test/ops', 'bin']) mkdirSync(join(dir, d), { recursive: true })
+  for (const d of ['.ci', 'test/k8s', 'test/ops', 'scripts', 'bin']) mkdirSync(join(dir, d), { recursive: true })
   copyFileSync(join(ROOT, '.ci/run'), join(dir, '.ci/run'))
-  for (const s of ['test/k8s/build.sh', 'test/ops/tools.sh']) writeFileSync(join(dir, s), 'exit "${FAKE_SETUP_RC:-0}"\n')
+  for (const s of ['test/k8s/build.sh', 'test/ops/tools.sh', 'scripts/python-clients.sh']) writeFileSync(join(dir, s), 'exit "${FAKE_SETUP_RC:-0}"\n')
   // npm: `ci` exits FAKE_CI_RC; `test` writes FAKE_REPORT (if set) where --outputFile.json says, exits FAKE_TEST_RC.
   writeFileSync(
     join(dir, 'bin/npm'),

@@ -157,6 +157,50 @@ describe('authorize validates the client and redirect_uri on its own page (§2.1
   })
 })
 
+describe("the paths and requests the public clients use (gmail-sdk, InstalledAppFlow)", () => {
+  const legacy = (url: string) => url.replace(g.endpoints.authUrl, g.legacyAuthUrl)
+
+  it('/o/oauth2/auth (the auth_uri of a downloaded client JSON) answers exactly like /o/oauth2/v2/auth', async () => {
+    const req = buildAuthRequest(g, desktop, [GMAIL_SEND])
+    const q = new URL(await consentRedirect(legacy(req.url))).searchParams
+    expect([...q.keys()]).toEqual(['state', 'iss', 'code', 'scope', 'authuser', 'prompt'])
+    const res = await postForm(g.endpoints.tokenUrl, codeExchangeForm(desktop, req, q.get('code')!))
+    expect(res.status).toBe(200)
+    // Its errors are the same page errors too.
+    const bad = await pageError(legacy(buildAuthRequest(g, { id: 'nope.apps.googleusercontent.com' }, [GMAIL_SEND]).url))
+    expect(bad).toMatchObject({ status: 401, error: 'invalid_client' })
+    expect((await pageError(`${g.url}/o/oauth2/v3/auth`)).status).toBe(404)
+  })
+
+  it("a confidential Desktop client without PKCE (the gmail-sdk's request) redeems its code with the secret alone", async () => {
+    const req = buildAuthRequest(g, desktop, [GMAIL_SEND], { redirect_uri: 'http://localhost:8090' })
+    const url = new URL(legacy(req.url))
+    url.searchParams.delete('code_challenge')
+    url.searchParams.delete('code_challenge_method')
+    const code = new URL(await consentRedirect(url.href)).searchParams.get('code')!
+    const { code_verifier: _, ...noVerifier } = codeExchangeForm(desktop, req, code)
+    const res = await postForm(g.endpoints.tokenUrl, noVerifier)
+    expect(res.status).toBe(200)
+    // A Testing-mode client's response carries the refresh token's remaining life (7 days less a second).
+    expect(Object.keys(res.json)).toEqual(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type', 'refresh_token_expires_in'])
+    expect(res.json.refresh_token_expires_in).toBe(7 * 86400 - 1)
+    // ... but not without the secret: Google's body for it.
+    const again = await consentRedirect(url.href)
+    const { client_secret: __, ...noSecret } = codeExchangeForm(desktop, req, new URL(again).searchParams.get('code')!)
+    const refused = await postForm(g.endpoints.tokenUrl, noSecret)
+    expect(refused.status).toBe(400)
+    expect(refused.text).toBe('{\n  "error": "invalid_request",\n  "error_description": "client_secret is missing."\n}')
+  })
+
+  it('a code issued with PKCE still needs its verifier', async () => {
+    const req = buildAuthRequest(g, desktop, [GMAIL_SEND])
+    const code = new URL(await consentRedirect(legacy(req.url))).searchParams.get('code')!
+    const { code_verifier: _, ...noVerifier } = codeExchangeForm(desktop, req, code)
+    const res = await postForm(g.endpoints.tokenUrl, noVerifier)
+    expect(res.json).toEqual({ error: 'invalid_grant', error_description: 'Missing code verifier.' })
+  })
+})
+
 describe('consent is test-controlled (§2.1, §3.5)', () => {
   it('a one-shot decision grants a subset (a unticked box) and then the client default applies again', async () => {
     g.control.consentNext({ action: 'grant', scopes: [GMAIL_READONLY] })
