@@ -200,10 +200,9 @@ describe('dispatching gmail-reauth on the operator-host runner (act)', () => {
     expect(job.log).toContain('Job failed')
     const out = stepOutput(job.log)
     expect(out).toMatch(/reauth.*needs an operator at a terminal: the refresh token is expired or revoked \(invalid_grant\)/)
-    // The engine's runbook for the default (external) consent: plain ssh, no tunnel, and the
-    // operator's checkout, not the job's scratch copy (gone after the job).
-    expect(out).toMatch(/ {2}1\. ssh \S+@\S+\n/)
-    expect(out).not.toContain('ssh -L')
+    // The engine's runbook for the default (built-in) consent: the tunnel for its loopback
+    // port, and the operator's checkout, not the job's scratch copy (gone after the job).
+    expect(out).toMatch(/ {2}1\. ssh -L 8765:127\.0\.0\.1:8765 \S+@\S+ /)
     expect(out).toContain('cd <your credflow checkout> && scripts/gmail-reauth.sh')
     expect(out).not.toContain('hostexecutor')
     // The Runbook step (if: failure()), with the repository variable for the host.
