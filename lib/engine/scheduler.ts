@@ -1,3 +1,4 @@
+import pLimit from 'p-limit'
 import type { Workflow } from './load.ts'
 import { expandInstances, type Instance } from './instances.ts'
 import type { EventBus, RunStatus } from './events.ts'
@@ -50,23 +51,6 @@ export interface RunResult {
   instances: Instance[]
 }
 
-class Semaphore {
-  #free: number
-  #waiting: Array<() => void> = []
-  constructor(n: number) {
-    this.#free = Math.max(1, n)
-  }
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--
-    else await new Promise<void>((r) => this.#waiting.push(r))
-    return () => {
-      const next = this.#waiting.shift()
-      if (next) next()
-      else this.#free++
-    }
-  }
-}
-
 /**
  * Runs the DAG, a loop over named phases: plan the instances and seed the ledger; then for every
  * instance at once, wait for its needs, decide whether it may start (upstream, `when`, inputs),
@@ -80,8 +64,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   ledger.seed(o.resume)
   o.bus.emit(runStartEvent(o, instances))
 
-  const sem = new Semaphore(o.maxParallel)
-  const run: RunScope = { o, instances, ledger, slot: () => sem.acquire() }
+  const run: RunScope = { o, instances, ledger, limit: pLimit(Math.max(1, o.maxParallel)) }
   const done = new Map<string, Promise<void>>()
   for (const inst of instances) {
     const needs = Promise.all(inst.needs.map((d) => done.get(d)))
@@ -121,14 +104,11 @@ async function runNode(run: RunScope, inst: Instance): Promise<void> {
       o.bus.emit({ type: 'plan', id: inst.id, changes: [{ verb: 'run', target: inst.id, detail: inst.node.spec.description ?? inst.node.spec.run }] })
       return ledger.finished(inst.id, 'planned', { reason: `runs after ${verdict.upstream}; its inputs are known only after a real run` })
   }
-  const release = await run.slot()
-  try {
+  await run.limit(async () => {
     // The slot may have freed up after an interrupt: start nothing new then.
     if (o.signal.aborted && !inst.node.isFinally) return
     await executeNode(run, inst, verdict.inputs)
-  } finally {
-    release()
-  }
+  })
 }
 
 function runStartEvent(o: RunOptions, instances: Instance[]) {

@@ -4,6 +4,7 @@
  */
 import type { KubeConfig, CoreV1Api, AppsV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
 import { OpsError } from '../errors.ts'
+import { CLIENT_RETRY, retry } from '../retry.ts'
 import { k8sError, redact, type K8sOperation } from './errors.ts'
 import { importClientNode } from './client-node-bundle.ts'
 
@@ -123,4 +124,13 @@ export function callOptions(o: { signal?: AbortSignal; contentType?: string }): 
     ],
     middlewareMergeStrategy: 'append',
   }
+}
+
+/**
+ * An idempotent read (get, list), repeated on what a later attempt can cure (429, 5xx, a dropped
+ * connection) under the clients' one policy (lib/retry.ts). Writes are not repeated here: they
+ * carry preconditions, and their node decides. The caller maps the last failure as before.
+ */
+export function readRetried<T>(kube: Kube, op: K8sOperation, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+  return retry(call, { ...CLIENT_RETRY, signal, retryable: (e) => kube.error(e, op).retryable })
 }

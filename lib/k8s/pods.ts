@@ -4,7 +4,7 @@
  * unlike restart and rollout status, which only read the Deployment.
  */
 import type { V1ReplicaSet, V1Pod } from '@kubernetes/client-node'
-import { callOptions, type Kube } from './client.ts'
+import { callOptions, readRetried, type Kube } from './client.ts'
 import { readDeployment, type DeploymentRef } from './rollout.ts'
 
 export interface PodSummary {
@@ -33,7 +33,7 @@ export async function listDeploymentPods(kube: Kube, ref: DeploymentRef, opts: {
   const labelSelector = selectorString(d.spec?.selector?.matchLabels ?? {})
   let sets: V1ReplicaSet[]
   try {
-    sets = (await kube.apps.listNamespacedReplicaSet({ namespace: ref.namespace, labelSelector }, callOptions(opts))).items
+    sets = (await readRetried(kube, { verb: 'list', resource: 'replicasets', namespace: ref.namespace }, opts.signal, () => kube.apps.listNamespacedReplicaSet({ namespace: ref.namespace, labelSelector }, callOptions(opts)))).items
   } catch (e) {
     throw kube.error(e, { verb: 'list', resource: 'replicasets', namespace: ref.namespace })
   }
@@ -45,7 +45,7 @@ export async function listDeploymentPods(kube: Kube, ref: DeploymentRef, opts: {
   let pods: V1Pod[]
   try {
     const selector = hash ? `${labelSelector ? labelSelector + ',' : ''}pod-template-hash=${hash}` : labelSelector
-    pods = (await kube.core.listNamespacedPod({ namespace: ref.namespace, labelSelector: selector }, callOptions(opts))).items
+    pods = (await readRetried(kube, { verb: 'list', resource: 'pods', namespace: ref.namespace }, opts.signal, () => kube.core.listNamespacedPod({ namespace: ref.namespace, labelSelector: selector }, callOptions(opts)))).items
   } catch (e) {
     throw kube.error(e, { verb: 'list', resource: 'pods', namespace: ref.namespace })
   }

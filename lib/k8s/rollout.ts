@@ -2,7 +2,7 @@
 import type { V1Deployment } from '@kubernetes/client-node'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
-import { callOptions, type Kube } from './client.ts'
+import { callOptions, readRetried, type Kube } from './client.ts'
 import { explainNotFound } from './namespaces.ts'
 import { rolloutStatus, type RolloutStatus } from './rollout-status.ts'
 
@@ -22,7 +22,7 @@ export interface RestartResult {
 
 export async function readDeployment(kube: Kube, ref: DeploymentRef, signal?: AbortSignal): Promise<V1Deployment> {
   try {
-    return await kube.apps.readNamespacedDeployment(ref, callOptions({ signal }))
+    return await readRetried(kube, { verb: 'get', resource: 'deployments', ...ref }, signal, () => kube.apps.readNamespacedDeployment(ref, callOptions({ signal })))
   } catch (e) {
     throw await explainNotFound(kube, kube.error(e, { verb: 'get', resource: 'deployments', ...ref }), ref.namespace, { signal })
   }

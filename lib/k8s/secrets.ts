@@ -5,7 +5,7 @@
  */
 import type { V1Secret, V1OwnerReference } from '@kubernetes/client-node'
 import { SecretValue } from '../secret-value.ts'
-import { callOptions, type Kube } from './client.ts'
+import { callOptions, readRetried, type Kube } from './client.ts'
 import { isNotFound } from './errors.ts'
 
 export interface SecretRef {
@@ -81,7 +81,7 @@ function toBody(spec: SecretSpec): V1Secret {
 /** The Secret, or undefined when it does not exist. */
 export async function readSecret(kube: Kube, ref: SecretRef, opts: { signal?: AbortSignal } = {}): Promise<SecretSnapshot | undefined> {
   try {
-    return toSnapshot(await kube.core.readNamespacedSecret(ref, callOptions(opts)))
+    return toSnapshot(await readRetried(kube, { verb: 'get', resource: 'secrets', ...ref }, opts.signal, () => kube.core.readNamespacedSecret(ref, callOptions(opts))))
   } catch (e) {
     if (isNotFound(e)) return undefined
     throw kube.error(e, { verb: 'get', resource: 'secrets', ...ref })

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
+import { CLIENT_RETRY, retry } from '../retry.ts'
 import { SecretValue } from '../secret-value.ts'
 import type { OAuthClient } from './client-secrets.ts'
 import { resolveEndpoints, type GoogleEndpoints } from './endpoints.ts'
@@ -255,32 +255,25 @@ const TRANSIENT = new Set(['GoogleUnavailable', 'Timeout', 'NetworkError'])
  * §1.2), so one 503 does not fail a step that must not be retried as a whole (reauth's check:
  * a node retry would prompt for a consent again). The last failure says how often it was tried.
  */
-async function withRetry<T>(opts: CallOptions, call: () => Promise<T>): Promise<T> {
-  const attempts = Math.max(1, opts.attempts ?? 3)
-  let wait = opts.backoffMs ?? 500
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call()
-    } catch (e) {
-      if (!(e instanceof OpsError) || !TRANSIENT.has(e.reason) || opts.signal?.aborted) throw e
-      if (attempt >= attempts) {
-        throw new OpsError(`${e.message} (tried ${attempts} times)`, {
-          reason: e.reason,
-          retryable: true,
-          hint:
-            e.reason === 'GoogleUnavailable'
-              ? 'Google kept failing: wait a few minutes, then rerun with --resume (incidents: https://status.cloud.google.com).'
-              : `${e.hint ?? ''} Then rerun with --resume.`.trim(),
-        })
-      }
-      try {
-        await sleep(wait, undefined, { signal: opts.signal })
-      } catch {
-        throw new OpsError(`${e.message.split(':')[0]}: cancelled`, { reason: 'Aborted' })
-      }
-      wait *= 2
-    }
-  }
+function withRetry<T>(opts: CallOptions, call: () => Promise<T>): Promise<T> {
+  return retry(call, {
+    attempts: opts.attempts ?? CLIENT_RETRY.attempts,
+    backoffMs: opts.backoffMs ?? CLIENT_RETRY.backoffMs,
+    signal: opts.signal,
+    retryable: (e) => e instanceof OpsError && TRANSIENT.has(e.reason),
+    exhausted: (e, attempts) => {
+      const last = e as OpsError
+      return new OpsError(`${last.message} (tried ${attempts} times)`, {
+        reason: last.reason,
+        retryable: true,
+        hint:
+          last.reason === 'GoogleUnavailable'
+            ? 'Google kept failing: wait a few minutes, then rerun with --resume (incidents: https://status.cloud.google.com).'
+            : `${last.hint ?? ''} Then rerun with --resume.`.trim(),
+      })
+    },
+    cancelled: (e) => new OpsError(`${(e as Error).message.split(':')[0]}: cancelled`, { reason: 'Aborted' }),
+  })
 }
 
 type Request = { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: URLSearchParams }

@@ -1,35 +1,30 @@
+import { once } from 'node:events'
 import { parseDuration } from '../../duration.ts'
 import { Interrupted, TimedOut } from './errors.ts'
 
-/** Rejects when `signal` aborts, so a step that ignores its signal cannot hang the run. */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
-    )
-  })
-}
-
 /**
- * Runs one attempt under its own signal, aborted by the run's signal (Interrupted) or the node's
- * timeout (TimedOut); a rejection is that reason once the signal aborted. A run signal already
- * aborted when the attempt starts does not abort it: that is a finally node, which always runs.
+ * Runs one attempt under its own signal, aborted by the run's signal (then it rejects with
+ * Interrupted) or by the node's timeout (TimedOut), also when the step ignores its signal: the
+ * attempt is raced against the abort, so such a step cannot hang the run.
+ *
+ * A run signal already aborted when the attempt starts does not count: that is a finally node,
+ * which always runs. The deadline is a plain setTimeout, not AbortSignal.timeout(): that timer is
+ * unref'd, so a step awaiting nothing else would let the process exit instead of timing out.
+ * AbortSignal.any() links each attempt's signal to the run's; a run makes a few, not the
+ * millions that make that link a leak (nodejs/node#55351).
  */
 export async function underAttemptSignal<T>(run: AbortSignal, timeout: string | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ctl = new AbortController()
-  const onRunAbort = () => ctl.abort(new Interrupted('interrupted'))
-  run.addEventListener('abort', onRunAbort, { once: true })
-  const timer = timeout ? setTimeout(() => ctl.abort(new TimedOut(`timed out after ${timeout}`)), parseDuration(timeout)!) : undefined
+  const deadline = new AbortController()
+  const timer = timeout ? setTimeout(() => deadline.abort(new TimedOut(`timed out after ${timeout}`)), parseDuration(timeout)!) : undefined
+  const signal = run.aborted ? deadline.signal : AbortSignal.any([run, deadline.signal])
+  const settled = new AbortController() // removes the abort listener once the attempt is over
   try {
-    return await raceAbort(fn(ctl.signal), ctl.signal)
+    return await Promise.race([fn(signal), once(signal, 'abort', { signal: settled.signal }).then(() => Promise.reject(signal.reason))])
   } catch (e) {
-    throw ctl.signal.aborted ? ctl.signal.reason : e
+    if (!signal.aborted) throw e
+    throw deadline.signal.aborted ? deadline.signal.reason : new Interrupted('interrupted')
   } finally {
     clearTimeout(timer)
-    run.removeEventListener('abort', onRunAbort)
+    settled.abort()
   }
 }

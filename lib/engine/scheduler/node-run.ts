@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { LimitFunction } from 'p-limit'
 import { OpsError } from '../../errors.ts'
 import { parseDuration } from '../../duration.ts'
 import { upstreamInstance, type Instance } from '../instances.ts'
@@ -6,6 +7,7 @@ import { resolvePartialInputs, runProbe, unknownInputsNote } from '../probe.ts'
 import type { RunOptions } from '../scheduler.ts'
 import type { Scope } from '../template.ts'
 import type { Change, Outputs, StepContext, StepDefinition } from '../step.ts'
+import { retry } from '../../retry.ts'
 import { underAttemptSignal } from './attempt-signal.ts'
 import { errorInfo, Interrupted, retryable } from './errors.ts'
 import { stampSince, type NodeLedger, type Stamp } from './ledger.ts'
@@ -15,8 +17,8 @@ export interface RunScope {
   o: RunOptions
   instances: Instance[]
   ledger: NodeLedger
-  /** Waits for one of maxParallel slots; call the returned function to free it. */
-  slot: () => Promise<() => void>
+  /** Runs a node's work in one of maxParallel slots (p-limit: first come, first served). */
+  limit: LimitFunction
 }
 
 export function scopeOf(run: RunScope, inst: Instance): Scope {
@@ -74,8 +76,7 @@ export async function probeNode(run: RunScope, inst: Instance, scope: Scope): Pr
   const step = await stepOf(run, inst, stamp)
   if (!step) return true
   if (!step.probe) return false
-  const release = await run.slot()
-  try {
+  return run.limit(async () => {
     if (o.signal.aborted && !inst.node.isFinally) return true
     const partial = resolvePartialInputs(spec.with ?? {}, scope)
     ledger.running(inst.id, 1, { startedAt: new Date(started).toISOString() })
@@ -88,14 +89,12 @@ export async function probeNode(run: RunScope, inst: Instance, scope: Scope): Pr
       else ledger.failed(inst.id, errorInfo(e), stamp())
     }
     return true
-  } finally {
-    release()
-  }
+  })
 }
 
 /**
  * A node that may start: its step's inputs, a kept result, the confirmation, then attempts with
- * exponential backoff under the node's timeout, each one check -> plan (dry run) or apply -> verify.
+ * the one retry policy (lib/retry.ts) under the node's timeout, each one check -> plan (dry run) or apply -> verify.
  */
 export async function executeNode(run: RunScope, inst: Instance, rawInputs: unknown): Promise<void> {
   const { o, ledger } = run
@@ -117,9 +116,9 @@ export async function executeNode(run: RunScope, inst: Instance, rawInputs: unkn
     return ledger.kept(inst.id, kept, o.previous?.runId)
   }
 
-  const attempts = spec.retry?.attempts ?? 1
-  const backoff = parseDuration(spec.retry?.backoff ?? '1s') ?? 1000
   ledger.running(inst.id, 1, { startedAt: new Date(started).toISOString(), inputsHash, outputs: undefined, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined })
+  // After SIGINT/SIGTERM an attempt that fails is interrupted, except in a finally node: it runs on.
+  const interrupted = (e: unknown) => e instanceof Interrupted || (o.signal.aborted && !inst.node.isFinally)
   const ctxFor = (attempt: number, signal: AbortSignal) => stepContext(run, inst, inputs, attempt, signal, started)
 
   // Asked once, before the attempts: not under their timeout, and never again on a retry.
@@ -135,29 +134,34 @@ export async function executeNode(run: RunScope, inst: Instance, rawInputs: unkn
     }
   }
 
-  for (let attempt = 1; ; attempt++) {
-    if (attempt > 1) ledger.running(inst.id, attempt)
-    try {
-      const outcome = await underAttemptSignal(o.signal, spec.timeout, (signal) => attemptOnce(run, inst, step, ctxFor(attempt, signal)))
-      if (outcome.kind === 'cached') return ledger.finished(inst.id, 'cached', { outputs: outcome.outputs, reason: outcome.observed, ...stamp() })
-      if (outcome.kind === 'planned') {
-        o.bus.emit({ type: 'plan', id: inst.id, changes: outcome.changes })
-        return ledger.finished(inst.id, 'planned', { outputs: outcome.outputs, reason: outcome.reason, ...stamp() })
-      }
-      return ledger.finished(inst.id, 'succeeded', { outputs: outcome.outputs, ...stamp() })
-    } catch (err) {
-      if (err instanceof Interrupted || (o.signal.aborted && !inst.node.isFinally)) return ledger.interrupted(inst.id, stamp())
-      const info = errorInfo(err)
-      if (!(attempt < attempts && retryable(err))) return ledger.failed(inst.id, info, stamp())
-      const delayMs = backoff * 2 ** (attempt - 1)
-      o.bus.emit({ type: 'retry', id: inst.id, attempt: attempt + 1, delayMs, error: info })
-      if (o.store && o.state) o.store.appendEvent(o.state.runId, { type: 'retry', node: inst.id, attempt: attempt + 1, delayMs, error: info })
-      try {
-        await sleep(delayMs, o.signal)
-      } catch {
-        return ledger.interrupted(inst.id, stamp())
-      }
+  try {
+    const outcome = await retry(
+      (attempt) => {
+        if (attempt > 1) ledger.running(inst.id, attempt)
+        return underAttemptSignal(o.signal, spec.timeout, (signal) => attemptOnce(run, inst, step, ctxFor(attempt, signal)))
+      },
+      {
+        attempts: spec.retry?.attempts ?? 1,
+        backoffMs: parseDuration(spec.retry?.backoff ?? '1s') ?? 1000,
+        signal: o.signal,
+        retryable: (e) => !interrupted(e) && retryable(e),
+        onRetry: (e, next, delayMs) => {
+          const error = errorInfo(e)
+          o.bus.emit({ type: 'retry', id: inst.id, attempt: next, delayMs, error })
+          if (o.store && o.state) o.store.appendEvent(o.state.runId, { type: 'retry', node: inst.id, attempt: next, delayMs, error })
+        },
+        cancelled: () => new Interrupted('interrupted'),
+      },
+    )
+    if (outcome.kind === 'cached') return ledger.finished(inst.id, 'cached', { outputs: outcome.outputs, reason: outcome.observed, ...stamp() })
+    if (outcome.kind === 'planned') {
+      o.bus.emit({ type: 'plan', id: inst.id, changes: outcome.changes })
+      return ledger.finished(inst.id, 'planned', { outputs: outcome.outputs, reason: outcome.reason, ...stamp() })
     }
+    return ledger.finished(inst.id, 'succeeded', { outputs: outcome.outputs, ...stamp() })
+  } catch (e) {
+    if (interrupted(e)) return ledger.interrupted(inst.id, stamp())
+    return ledger.failed(inst.id, errorInfo(e), stamp())
   }
 }
 
@@ -203,15 +207,6 @@ async function confirm(run: RunScope, inst: Instance, step: StepDefinition, ctx:
 
 function hashInputs(inputs: unknown): string {
   return 'sha256:' + createHash('sha256').update(JSON.stringify(inputs ?? null)).digest('hex').slice(0, 16)
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms)
-    const onAbort = () => (clearTimeout(t), reject(signal.reason))
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** Outputs must be plain JSON; SecretValue serialises to its fingerprint, so material cannot slip through. */
