@@ -49,7 +49,14 @@ export default defineStep({
     }
   },
   async plan({ inputs }) {
-    return { changes: inputs.targets.map((t) => ({ verb: 'map', target: `${t.namespace}/${t.secret}[${t.key}]`, detail: `<- ${basename(inputs.tokenFile)} bytes` })) }
+    // The format as the file is now; after a consent it is reauth's tokenFormat (its plan says which).
+    let format = ''
+    try {
+      format = ` (${parseTokenFile(readSecretFile(inputs.tokenFile).bytes.reveal()).format} format, exact bytes)`
+    } catch {
+      format = ' (exact bytes)'
+    }
+    return { changes: inputs.targets.map((t) => ({ verb: 'map', target: `${t.namespace}/${t.secret}[${t.key}]`, detail: `<- ${basename(inputs.tokenFile)}${format}` })) }
   },
   async apply({ inputs, command }) {
     return mapping(inputs, command).outputs

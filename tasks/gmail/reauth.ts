@@ -165,6 +165,13 @@ function outputFormat(i: In): TokenFileFormat {
   return readableFile(i)?.format ?? 'gmail-sdk'
 }
 
+/** "gmail-sdk", or "google-auth (was gmail-sdk: tokenFormat)" when the consumer's format would change. */
+function formatChange(i: In): string {
+  const now = readableFile(i)?.format
+  const next = outputFormat(i)
+  return now && now !== next ? `${next} (the file is ${now} now: its consumer must read ${next}; tokenFormat=${i.tokenFormat})` : next
+}
+
 const probeOf = (i: In, signal: AbortSignal) =>
   probeToken({ tokenFile: expandHome(i.tokenFile), clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, endpoints: i.endpoints, requiredScopes: i.requiredScopes, signal })
 
@@ -240,7 +247,7 @@ export default defineStep({
     const how =
       i.mode === 'external'
         ? `run ${method.label} on this terminal; it must rewrite ${i.tokenFile}`
-        : `browser consent for ${i.account} via a loopback redirect on 127.0.0.1${i.loopbackPort ? `:${i.loopbackPort}` : ''} (ssh -L), then write ${i.tokenFile} as ${outputFormat(i)}`
+        : `browser consent for ${i.account} via a loopback redirect on 127.0.0.1${i.loopbackPort ? `:${i.loopbackPort}` : ''} (ssh -L), then write ${i.tokenFile} as ${formatChange(i)}`
     return { changes: [{ verb: 'consent', target: `Google account ${i.account}`, detail: how }] }
   },
 

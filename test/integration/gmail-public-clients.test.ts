@@ -116,13 +116,52 @@ describe("the gmail-sdk's own consent, then the weekly run on the defaults", () 
   })
 })
 
+describe('refusals true for the client in use, before anything changes', () => {
+  /** Runs the CLI; asserts the cluster and the token file are as they were. */
+  async function changesNothing(args: string[]): Promise<RunResult> {
+    const before = await view.snapshot()
+    const file = readFileSync(env.tokenFile)
+    const r = await env.run(args)
+    expect(await view.snapshot()).toEqual(before)
+    expect(readFileSync(env.tokenFile)).toEqual(file)
+    return r
+  }
+  const withSharing = ['--set', `requiredScopes=${JSON.stringify([GMAIL('send'), GMAIL('labels'), GMAIL('settings.sharing')])}`]
+
+  it("a required scope the gmail-sdk never asks for (gmail.settings.sharing, which https://mail.google.com/ does not cover): no 'tick every box'", async () => {
+    const r = await changesNothing([...defaults, ...withSharing, '--set', 'reauthMode=external', '--yes'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/\[reauth\] FAILED.*the grant lacks https:\/\/www\.googleapis\.com\/auth\/gmail\.settings\.sharing, which the gmail-sdk's authorize\(\) \(scripts\/gmail-sdk-consent\.sh\) never asks for; nothing was changed/)
+    expect(r.stdout).toMatch(/\[reauth\] hint: the gmail-sdk's authorize\(\) .*never asks Google for gmail\.settings\.sharing, so no consent with it can grant it: change requiredScopes/)
+    expect(r.stdout).not.toMatch(/tick every box/i)
+  })
+
+  it('with the built-in consent, which asks for exactly requiredScopes, a new consent is what helps', async () => {
+    const r = await changesNothing([...defaults, ...withSharing, '--non-interactive'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/\[reauth\] FAILED.*needs an operator at a terminal: the grant lacks https:\/\/www\.googleapis\.com\/auth\/gmail\.settings\.sharing: consent again and tick every box/)
+  })
+
+  it('--status and --dry-run say, before any consent is due, that a configured command is not on PATH', async () => {
+    const missing = [...defaults, '--set', 'reauthMode=external', '--set', 'reauthCommand=gmail-mcp reauth']
+    const status = await changesNothing([...missing, '--status'])
+    expect(status.stdout).toMatch(/the next consent will not run as configured: reauthCommand "gmail-mcp reauth" cannot run: gmail-mcp is not on PATH; working alternatives: \(1\) the built-in consent/)
+    expect(status.stdout).toMatch(/\(2\) the public gmail-sdk's own consent .*--set reauthCommand=scripts\/gmail-sdk-consent\.sh[;)\s]/)
+    expect(status.stdout).not.toMatch(/gmail-sdk-consent\.sh \(not ready/) // the documented setup installed it
+  })
+})
+
 describe('the weekly case on the defaults: the grant is past 7 days, the built-in consent runs', () => {
   it("writes the gmail-sdk's format (tokenFormat auto keeps the consumer's), with the client from credentials.json; a new grant, so the Secret is recreated", async () => {
     const uid = await secretUid()
     env.standIn.control.advance(8 * DAY)
     const dry = await env.run([...defaults, '--dry-run'])
     ok(dry)
-    expect(dry.stdout).toMatch(/\[reauth\] would consent .*then write \S+gmail-westsidebasktball\.json as gmail-sdk/)
+    expect(dry.stdout).toMatch(/\[reauth\] would consent .*then write \S+gmail-westsidebasktball\.json as gmail-sdk\)\n/)
+    // Another format for the consumer is said in the plan, with what it means.
+    const other = await env.run([...defaults, '--set', 'tokenFormat=google-auth', '--dry-run'])
+    ok(other)
+    expect(other.stdout).toMatch(/as google-auth \(the file is gmail-sdk now: its consumer must read google-auth; tokenFormat=google-auth\)/)
 
     const r = await env.run([...defaults, '--yes', '--interactive'], { browser: 'loopback' })
     ok(r)
