@@ -7,7 +7,7 @@
 // run here is refused before anything changes. The previous token is never revoked: Google's
 // revocation is project-wide and would kill the new token too (research note §2.6).
 import { spawn } from 'node:child_process'
-import { mkdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hostname, userInfo } from 'node:os'
@@ -19,7 +19,7 @@ import { expandHome } from '../../lib/paths.ts'
 import { sha256Hex, fingerprint } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { nextStdinLine } from '../../lib/stdin-lines.ts'
-import { probeToken, clientFor, type TokenProbe } from '../../lib/oauth/token-probe.ts'
+import { probeToken, clientFor, besideCredentials, type TokenProbe } from '../../lib/oauth/token-probe.ts'
 import { readTokenFile, writeTokenFile, parseTokenFile, type TokenFile, type TokenFileFormat } from '../../lib/oauth/token-file.ts'
 import { GOOGLE_ENDPOINTS } from '../../lib/oauth/endpoints.ts'
 import { describeCover } from '../../lib/oauth/scope-coverage.ts'
@@ -404,4 +404,8 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const w = writeTokenFile(path, result.tokens, { previous, client, format })
   ctx.log(`wrote ${path} (${w.format}, ${w.fingerprint}, mode 0600)`)
+  // A gmail-sdk file has no client in it: the SDK takes it from credentials.json in the same directory.
+  if (w.format === 'gmail-sdk' && !existsSync(besideCredentials(path))) {
+    ctx.log(`note: a gmail-sdk consumer reads the client from ${besideCredentials(path)}, which does not exist here; the Secret's consumer needs it beside the mounted file`)
+  }
 }
