@@ -99,8 +99,8 @@ export async function probeServer(kube: Kube, timeoutMs = 10_000): Promise<strin
     const v = await kube.kc.makeApiClient(k8s.VersionApi).getCode(callOptions({ signal }))
     return v.gitVersion
   } catch (e) {
-    if (signal.aborted) e = Object.assign(new Error('timeout'), { code: `ETIMEDOUT after ${timeoutMs / 1000}s` })
-    throw kube.error(e, { verb: 'get', resource: 'version' })
+    const why = signal.aborted ? Object.assign(new Error('timeout'), { code: `ETIMEDOUT after ${timeoutMs / 1000}s` }) : e
+    throw kube.error(why, { verb: 'get', resource: 'version' })
   }
 }
 

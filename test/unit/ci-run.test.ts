@@ -14,13 +14,16 @@ beforeEach(() => {
   for (const d of ['.ci', 'test/k8s', 'test/ops', 'scripts', 'bin']) mkdirSync(join(dir, d), { recursive: true })
   copyFileSync(join(ROOT, '.ci/run'), join(dir, '.ci/run'))
   for (const s of ['test/k8s/build.sh', 'test/ops/tools.sh', 'scripts/python-clients.sh']) writeFileSync(join(dir, s), 'exit "${FAKE_SETUP_RC:-0}"\n')
-  // npm: `ci` exits FAKE_CI_RC; `test` writes FAKE_REPORT (if set) where --outputFile.json says, exits FAKE_TEST_RC.
+  // npm: `ci` exits FAKE_CI_RC; `run typecheck`/`run lint` exit FAKE_TYPECHECK_RC/FAKE_LINT_RC (and
+  // leave a mark, to show the tests still ran after them); `test` writes FAKE_REPORT (if set)
+  // where --outputFile.json says, exits FAKE_TEST_RC.
   writeFileSync(
     join(dir, 'bin/npm'),
     `#!/usr/bin/env bash
 case "$1" in
   --version) echo 10.0.0 ;;
   ci) exit "\${FAKE_CI_RC:-0}" ;;
+  run) echo "ran $2"; case "$2" in typecheck) exit "\${FAKE_TYPECHECK_RC:-0}" ;; lint) exit "\${FAKE_LINT_RC:-0}" ;; esac; exit 9 ;;
   test) for a in "$@"; do case "$a" in --outputFile.json=*) [[ -z "\${FAKE_REPORT:-}" ]] || printf '%s' "$FAKE_REPORT" > "\${a#*=}" ;; esac; done
         exit "\${FAKE_TEST_RC:-0}" ;;
 esac
@@ -69,6 +72,19 @@ describe('.ci/run', () => {
   it('counts a failing vitest run that names no failure (a failing globalSetup) as one failure', () => {
     const r = ci({ FAKE_TEST_RC: '1', FAKE_REPORT: report({ passed: 0, failed: 0, files: [] }) })
     expect(r).toMatchObject({ code: 1, last: '0 passed, 1 failed' })
+  })
+  it('runs typecheck and lint before the tests, and counts a failing check as one failure without skipping the tests', () => {
+    const passing = report({ passed: 3, failed: 0, files: [{ name: 'a.test.ts', status: 'passed', assertions: ['passed', 'passed', 'passed'] }] })
+    const ok = ci({ FAKE_REPORT: passing })
+    expect(ok.stdout.indexOf('ran typecheck')).toBeLessThan(ok.stdout.indexOf('ran lint'))
+    expect(ok.stdout.indexOf('ran lint')).toBeLessThan(ok.stdout.indexOf('== npm test'))
+    const lint = ci({ FAKE_LINT_RC: '1', FAKE_REPORT: passing })
+    expect(lint).toMatchObject({ code: 1, last: '3 passed, 1 failed' })
+    expect(lint.stderr).toContain('npm run lint failed')
+    const both = ci({ FAKE_LINT_RC: '1', FAKE_TYPECHECK_RC: '2', FAKE_REPORT: passing })
+    expect(both).toMatchObject({ code: 1, last: '3 passed, 2 failed' })
+    const noReport = ci({ FAKE_TYPECHECK_RC: '2', FAKE_TEST_RC: '3' })
+    expect(noReport).toMatchObject({ code: 3, last: '0 passed, 2 failed' })
   })
   it.each([
     ['npm ci', { FAKE_CI_RC: '7' }, 7],

@@ -22,7 +22,7 @@ const status = (code: number, reason: string) => ({ kind: 'Status', apiVersion: 
 const secret = { kind: 'Secret', apiVersion: 'v1', metadata: { name: 's', namespace: 'ns', uid: 'u1', resourceVersion: '7' }, type: 'Opaque', data: { k: Buffer.from('v').toString('base64') } }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = createServer((_req, res) => {
     requests++
     const [code, body] = script.length > 1 ? script.shift()! : script[0]
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body))

@@ -14,6 +14,7 @@ describe("Python's repr(float)", () => {
     [1767270000.123456, '1767270000.123456'],
     [1e22, '1e+22'],
     [2.5e-7, '2.5e-07'],
+    // biome-ignore lint/correctness/noPrecisionLoss: the point: a number JavaScript already rounded
     [12345678901234567, '1.2345678901234568e+16'],
     [0.1 + 0.2, '0.30000000000000004'],
     [-0, '-0.0'],
