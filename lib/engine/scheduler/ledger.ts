@@ -10,7 +10,7 @@ export function stampSince(started: number): () => Stamp {
   return () => ({ finishedAt: new Date().toISOString(), durationMs: Date.now() - started })
 }
 
-export const INTERRUPTED: ErrorInfo = { message: 'interrupted by signal', reason: 'Interrupted' }
+const INTERRUPTED: ErrorInfo = { message: 'interrupted by signal', reason: 'Interrupted' }
 
 /**
  * The run's only mutable state: every instance's NodeState. Each transition is saved (state.json
@@ -75,7 +75,7 @@ export class NodeLedger {
   }
 
   interrupted(id: string, stamp: Stamp): void {
-    this.record(id, { status: 'interrupted', error: INTERRUPTED, ...stamp })
+    this.record(id, { status: 'interrupted', error: { ...INTERRUPTED }, ...stamp })
   }
 
   /** A finished node: succeeded, cached, planned, or a kept success. */
