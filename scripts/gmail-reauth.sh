@@ -32,11 +32,15 @@ Secret basketball-api/gmail-oauth-token (workflow gmail-reauth).
 
 Options:
   -n, --dry-run          check and plan every step, change nothing (server-side dry run)
+      --status           read-only health: exit 0 ok, 4 consent needed, 5 expiring, 6 drift
       --resume [RUN_ID]  continue the last unfinished run (or RUN_ID): keep what succeeded
-      --from STEP        rerun STEP and everything after it; STEP is one of:
-                         ${STEPS[*]}
-  -y, --yes              answer yes to confirmations
+      --from STEP        rerun STEP and everything after it; --only STEP: just STEP;
+                         STEP is one of: ${STEPS[*]}
+  -y, --yes              apply without asking (the confirmation shows the whole plan)
       --non-interactive  never prompt: if consent is needed, fail with the runbook
+      --context NAME     kube context; --kubeconfig PATH: the kubeconfig file
+  -o, --output FORMAT    json, yaml or wide (--json: the same as -o json)
+      --no-color         no colour (NO_COLOR=1 does the same)
   -h, --help             show this help
 
 Arguments after -- go to the engine unchanged (e.g. -- --set reauthAfter=3d).
@@ -44,7 +48,8 @@ The engine also reads CREDFLOW_DRY_RUN, CREDFLOW_RESUME, CREDFLOW_FROM, CREDFLOW
 CREDFLOW_NON_INTERACTIVE, CREDFLOW_STATE_DIR and CREDFLOW_SET_<PARAM> from the environment.
 
 Runs: node_modules/.bin/zx tasks/run.mjs gmail-reauth [flags] (from the repository root)
-Exit: 0 done, 1 a prerequisite is missing, 2 usage error, otherwise the engine's status.
+Exit: 1 a prerequisite is missing (node, npm ci, the cluster), 2 usage error; otherwise the
+engine's own code, passed through: npx zx tasks/run.mjs help exit-codes.
 EOF
 }
 
@@ -70,6 +75,11 @@ while [[ $# -gt 0 ]]; do
     -n | --dry-run) engine_args+=(--dry-run) ;;
     -y | --yes) engine_args+=(--yes) ;;
     --non-interactive) engine_args+=(--non-interactive) ;;
+    --status | --json | --no-color | --interactive | --force) engine_args+=("$1") ;;
+    -o | --output | --context | --kubeconfig)
+      [[ $# -gt 1 ]] || bad_usage "$1 needs a value"
+      engine_args+=("$1" "$2"); shift ;;
+    --output=* | --context=* | --kubeconfig=*) engine_args+=("${1%%=*}" "${1#*=}") ;;
     --resume)
       if [[ $# -gt 1 && "$2" =~ $RUN_ID_RE ]]; then
         engine_args+=(--resume "$2"); shift
@@ -79,15 +89,16 @@ while [[ $# -gt 0 ]]; do
     --resume=*)
       [[ "${1#*=}" =~ $RUN_ID_RE ]] || bad_usage "--resume ${1#*=}: not a run id (like 20261125T014000Z-ab12)"
       engine_args+=(--resume "${1#*=}") ;;
-    --from | --from=*)
-      if [[ "$1" == --from ]]; then
-        [[ $# -gt 1 ]] || bad_usage "--from needs a step"
+    --from | --from=* | --only | --only=*)
+      flag=${1%%=*}
+      if [[ "$1" == "$flag" ]]; then
+        [[ $# -gt 1 ]] || bad_usage "$flag needs a step"
         step=$2; shift
       else
         step=${1#*=}
       fi
-      valid_step "$step" || bad_usage "--from $step: no such step (steps: ${STEPS[*]})"
-      engine_args+=(--from "$step") ;;
+      valid_step "$step" || bad_usage "$flag $step: no such step (steps: ${STEPS[*]})"
+      engine_args+=("$flag" "$step") ;;
     --) shift; engine_args+=("$@"); break ;;
     *) bad_usage "unknown option: $1" ;;
   esac
@@ -125,7 +136,9 @@ kube_config=${CREDFLOW_SET_KUBECONFIG:-}
 kube_context=${CREDFLOW_SET_CONTEXT:-}
 for ((i = 0; i < ${#engine_args[@]}; i++)); do
   a=${engine_args[i]}
-  if [[ "$a" == --set && $((i + 1)) -lt ${#engine_args[@]} ]]; then
+  if [[ "$a" == --context || "$a" == --kubeconfig ]] && [[ $((i + 1)) -lt ${#engine_args[@]} ]]; then
+    a="${a#--}=${engine_args[i + 1]}"
+  elif [[ "$a" == --set && $((i + 1)) -lt ${#engine_args[@]} ]]; then
     a=${engine_args[i + 1]}
   elif [[ "$a" == --set=* ]]; then
     a=${a#--set=}

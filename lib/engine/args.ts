@@ -19,9 +19,23 @@ export interface CliArgs {
   stateDir?: string
   maxParallel: number
   graph: boolean
+  /** --graph=tree: plain text; --graph or --graph=mermaid: a Mermaid flowchart. */
+  graphFormat: 'mermaid' | 'tree'
   status: boolean
   force: boolean
+  noColor: boolean
+  version: boolean
+  /** -o/--output: json (as --json), yaml (the same document as YAML), wide (lines left whole). */
+  output?: 'json' | 'yaml' | 'wide'
+  /** -n/--namespace: only the targets (forEach items) in this namespace. */
+  namespace?: string
+  /** `help [topic]`, `runs [workflow]`, `log <workflow> [RUN_ID]`: the verbs before a workflow name. */
+  verb?: 'runs' | 'log'
+  helpTopic?: string
+  runId?: string
 }
+
+import { didYouMean } from './suggest.ts'
 
 export class UsageError extends Error {}
 
@@ -35,7 +49,7 @@ interface FlagSpec {
 }
 
 export const FLAGS: FlagSpec[] = [
-  { name: 'dry-run', short: 'n', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'run check and plan only: print every intended change, write nothing' },
+  { name: 'dry-run', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'check and plan only: print every change, write nothing; =server and =client as in kubectl (both ask the server)' },
   { name: 'resume', env: 'CREDFLOW_RESUME', kind: 'optional', arg: 'RUN_ID', help: 'continue a run (default: the latest unfinished one): keep what succeeded, rerun the rest' },
   { name: 'from', env: 'CREDFLOW_FROM', kind: 'string', arg: 'NODE', help: 'like --resume, and also rerun NODE (or one instance, e.g. update-secret[ns]) and everything after it; with no earlier run, a full run' },
   { name: 'only', env: 'CREDFLOW_ONLY', kind: 'string', arg: 'NODE', help: 'run just NODE (or one instance, e.g. update-secret[ns]) with the upstream outputs stored by the last run; needs an earlier run unless NODE has no upstream' },
@@ -46,9 +60,15 @@ export const FLAGS: FlagSpec[] = [
   { name: 'json', env: 'CREDFLOW_JSON', kind: 'bool', help: 'print one JSON summary on stdout (progress goes to stderr)' },
   { name: 'state-dir', env: 'CREDFLOW_STATE_DIR', kind: 'string', arg: 'DIR', help: 'where runs are recorded (default $XDG_STATE_HOME/credflow or ~/.local/state/credflow)' },
   { name: 'max-parallel', env: 'CREDFLOW_MAX_PARALLEL', kind: 'string', arg: 'K', help: 'run at most K nodes at once (default 4)' },
-  { name: 'graph', env: 'CREDFLOW_GRAPH', kind: 'bool', help: 'print the DAG as a Mermaid flowchart and exit' },
+  { name: 'graph', env: 'CREDFLOW_GRAPH', kind: 'bool', help: 'print the DAG and exit: a Mermaid flowchart, or --graph=tree for a plain-text tree' },
   { name: 'status', env: 'CREDFLOW_STATUS', kind: 'bool', help: "read-only: run every node's check and show what it observes, with the last run's outcome" },
   { name: 'force', env: 'CREDFLOW_FORCE', kind: 'bool', help: 'resume even though the workflow file or params changed since the run' },
+  { name: 'namespace', short: 'n', env: 'CREDFLOW_NAMESPACE', kind: 'string', arg: 'NS', help: 'only the targets in namespace NS (the forEach items whose namespace is NS)' },
+  { name: 'context', env: 'CREDFLOW_SET_CONTEXT', kind: 'string', arg: 'NAME', help: 'the kubeconfig context to use (same as --set context=NAME)' },
+  { name: 'kubeconfig', env: 'CREDFLOW_SET_KUBECONFIG', kind: 'string', arg: 'PATH', help: 'the kubeconfig file (same as --set kubeconfig=PATH; default $KUBECONFIG, merged like kubectl)' },
+  { name: 'output', short: 'o', env: 'CREDFLOW_OUTPUT', kind: 'string', arg: 'FORMAT', help: 'json (as --json), yaml, or wide (lines left whole)' },
+  { name: 'version', env: '', kind: 'bool', help: 'print the version and exit' },
+  { name: 'no-color', env: '', kind: 'bool', help: 'no colour (so does NO_COLOR set to anything, or TERM=dumb)' },
   { name: 'list', env: 'CREDFLOW_LIST', kind: 'bool', help: 'list the workflows (in workflows/, or CREDFLOW_WORKFLOWS_DIR)' },
   { name: 'help', short: 'h', env: '', kind: 'bool', help: 'show help (after a workflow name: its params and nodes)' },
 ]
@@ -87,6 +107,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const seen = new Map<string, string | true>()
   const set: Array<[string, string]> = []
   const positionals: string[] = []
+  let graphFormat: CliArgs['graphFormat'] = 'mermaid'
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--') {
@@ -100,11 +121,18 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const eq = a.indexOf('=')
     const rawName = a.startsWith('--') ? a.slice(2, eq > 0 ? eq : undefined) : a.slice(1)
     const spec = FLAGS.find((f) => (a.startsWith('--') ? f.name === rawName : f.short === rawName))
-    if (!spec) throw new UsageError(`unknown flag ${a.startsWith('--') ? '--' + rawName : a}`)
+    if (!spec) {
+      const known = FLAGS.flatMap((f) => [`--${f.name}`, ...(f.short ? [`-${f.short}`] : [])])
+      const given = a.startsWith('--') ? '--' + rawName : a
+      throw new UsageError(`unknown flag ${given}${didYouMean(given, known.filter((k) => k.startsWith('--') === given.startsWith('--')))}`)
+    }
     const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined
     let value: string | true
     if (spec.kind === 'bool') {
-      if (inline !== undefined) value = envBool(`--${spec.name}`, inline) ? true : 'false'
+      // kubectl's --dry-run=server|client: every dry run here asks the server (dryRun=All).
+      if (spec.name === 'dry-run' && inline !== undefined && /^(server|client)$/.test(inline)) value = true
+      else if (spec.name === 'graph' && inline !== undefined && /^(mermaid|tree)$/.test(inline)) (value = true), (graphFormat = inline as 'mermaid' | 'tree')
+      else if (inline !== undefined) value = envBool(`--${spec.name}`, inline) ? true : 'false'
       else value = true
     } else if (spec.kind === 'optional') {
       // --resume=<run id>, or --resume=true/false like any boolean flag
@@ -116,7 +144,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       if (inline !== undefined) value = inline
       else {
         const next = argv[i + 1]
-        if (next === undefined || next.startsWith('--')) throw new UsageError(`--${spec.name} needs a value (${spec.arg})`)
+        if (next === undefined || next.startsWith('-')) throw new UsageError(`--${spec.name} needs a value (${spec.arg})`)
         value = argv[++i]
       }
       if (value === '') throw new UsageError(`--${spec.name} needs a value (${spec.arg})`)
@@ -128,6 +156,13 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       set.push([s.slice(0, k), s.slice(k + 1)])
     } else seen.set(spec.name, value)
   }
+  // Verbs, as kubectl and gh have them: `help [topic]`, `runs [workflow]`, `log <workflow> [run id]`.
+  const verb = positionals[0]
+  if (verb === 'help') positionals.shift(), seen.set('help', true)
+  const helpTopic = verb === 'help' ? positionals.shift() : undefined
+  const listVerb = verb === 'runs' || verb === 'log' ? (positionals.shift() as 'runs' | 'log') : undefined
+  const runId = listVerb === 'log' && positionals[1] ? positionals.pop() : undefined
+  if (runId && !RUN_ID.test(runId)) throw new UsageError(`log ${positionals[0]} ${runId}: not a run id (like 20261125T014000Z-ab12); see: runs ${positionals[0]}`)
   if (positionals.length > 1) throw new UsageError(`expected one workflow name, got: ${positionals.join(' ')}`)
 
   const get = (name: string): string | true | undefined => {
@@ -147,6 +182,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const mp = str('max-parallel') ?? '4'
   if (!/^[1-9]\d*$/.test(mp)) throw new UsageError(`${seen.has('max-parallel') ? `--max-parallel ${mp}` : `CREDFLOW_MAX_PARALLEL=${mp}`}: expected a positive integer`)
   const resume = get('resume')
+  const output = str('output')
+  if (output !== undefined && !/^(json|yaml|wide)$/.test(output)) throw new UsageError(`-o ${output}: expected json, yaml or wide${didYouMean(output, ['json', 'yaml', 'wide'])}`)
+  // --context and --kubeconfig are kubectl's names for two params: a --set of them.
+  for (const name of ['context', 'kubeconfig']) if (seen.has(name)) set.push([name, seen.get(name) as string])
   const args: CliArgs = {
     workflow: positionals[0] ?? (env.CREDFLOW_WORKFLOW || undefined),
     help: bool('help'),
@@ -159,12 +198,20 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     yes: bool('yes'),
     nonInteractive: bool('non-interactive'),
     interactive: bool('interactive'),
-    json: bool('json'),
+    json: bool('json') || output === 'json' || output === 'yaml',
     stateDir: str('state-dir'),
     maxParallel: Number(mp),
     graph: bool('graph'),
+    graphFormat,
     status: bool('status'),
     force: bool('force'),
+    noColor: bool('no-color'),
+    version: bool('version'),
+    output: output as CliArgs['output'],
+    namespace: str('namespace'),
+    verb: listVerb,
+    helpTopic,
+    runId,
   }
   // Name each side as the operator gave it: a flag, or the environment variable behind it.
   const given = (name: string) => (seen.has(name) ? `--${name}` : `${FLAGS.find((f) => f.name === name)!.env}=${env[FLAGS.find((f) => f.name === name)!.env]}`)

@@ -5,6 +5,10 @@ import { helpCommand } from './commands/help.ts'
 import { listCommand } from './commands/list.ts'
 import { runCommand } from './commands/run.ts'
 import { statusCommand } from './commands/status.ts'
+import { logCommand, runsCommand } from './commands/runs.ts'
+import { versionCommand } from './commands/version.ts'
+import { decideColor } from './render/style.ts'
+import { stringify as stringifyYaml } from 'yaml'
 
 export interface MainOptions {
   argv: string[]
@@ -28,7 +32,10 @@ interface Command {
 }
 
 export const COMMANDS: readonly Command[] = [
+  { name: 'version', when: (a) => a.version, run: versionCommand },
   { name: 'list', when: (a) => a.list, run: listCommand },
+  { name: 'runs', when: (a) => a.verb === 'runs', run: runsCommand },
+  { name: 'log', when: (a) => a.verb === 'log', run: logCommand },
   { name: 'help', when: (a) => a.help, run: helpCommand },
   { name: 'graph', when: (a) => a.graph, run: graphCommand },
   { name: 'status', when: (a) => a.status, run: statusCommand },
@@ -57,5 +64,25 @@ function parseCli(argv: string[], ctx: CliContext): CliArgs {
   }
   ctx.json = args.json
   ctx.workflowName = args.workflow
+  decideColor({ stream: args.json ? ctx.err : ctx.out, env: ctx.env, noColor: args.noColor })
+  if (args.output === 'yaml') ctx.out = asYaml(ctx.out)
   return args
+}
+
+/**
+ * -o yaml: every document the commands print is one JSON text in one write; it goes out as the
+ * same document in YAML (kubectl -o yaml). Anything else passes through.
+ */
+function asYaml(out: NodeJS.WriteStream): NodeJS.WriteStream {
+  const write = (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
+    let doc: unknown
+    try {
+      doc = text.trimStart().startsWith('{') ? JSON.parse(text) : undefined
+    } catch {
+      doc = undefined
+    }
+    return (out.write as (c: string, ...r: unknown[]) => boolean)(doc === undefined ? text : stringifyYaml(doc), ...rest)
+  }
+  return new Proxy(out, { get: (t, k) => (k === 'write' ? write : Reflect.get(t, k, t)) })
 }

@@ -35,6 +35,7 @@ export type EngineEvent =
   | { type: 'status'; id: string; status: NodeStatus; attempt?: number; reason?: string; error?: ErrorInfo; durationMs?: number; outputs?: Outputs }
   | { type: 'log'; id: string; line: string }
   | { type: 'plan'; id: string; changes: Change[] }
+  | { type: 'change'; id: string; change: Change }
   | { type: 'retry'; id: string; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'notice'; message: string }
   | { type: 'run-end'; status: RunStatus; exitCode: number }

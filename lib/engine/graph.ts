@@ -77,3 +77,29 @@ export function toMermaid(needs: Needs, labels: ReadonlyMap<string, string>, fin
   }
   return lines.join('\n') + '\n'
 }
+
+/**
+ * The DAG as a plain-text tree, for a terminal (`--graph=tree`): each node under the first
+ * node it needs; a node with several needs is drawn once, and named again elsewhere as
+ * "→ id (above)", with what else it waits for.
+ */
+export function toTree(needs: Needs, labels: ReadonlyMap<string, string>, finallyIds: readonly string[] = []): string {
+  const children = new Map<string, string[]>()
+  for (const [id, deps] of needs) for (const d of deps) children.set(d, [...(children.get(d) ?? []), id])
+  const lines: string[] = []
+  const drawn = new Set<string>()
+  const draw = (id: string, lead: string, last: boolean, root: boolean) => {
+    const branch = root ? '' : last ? '└─ ' : '├─ '
+    const deps = needs.get(id) ?? []
+    const more = deps.length > 1 ? `  (after ${deps.join(', ')})` : ''
+    if (drawn.has(id)) return void lines.push(`${lead}${branch}→ ${id} (above)`)
+    drawn.add(id)
+    lines.push(`${lead}${branch}${id}  ${labels.get(id) ?? ''}${more}`.trimEnd())
+    const kids = children.get(id) ?? []
+    const next = lead + (root ? '' : last ? '   ' : '│  ')
+    kids.forEach((k, i) => draw(k, next, i === kids.length - 1, false))
+  }
+  for (const [id, deps] of needs) if (deps.length === 0) draw(id, '', true, true)
+  if (finallyIds.length) lines.push('', `finally (always, after the rest): ${finallyIds.join(', ')}`)
+  return lines.join('\n') + '\n'
+}

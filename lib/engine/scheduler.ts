@@ -11,11 +11,15 @@ import { NodeLedger } from './scheduler/ledger.ts'
 import { executeNode, probeNode, scopeOf, type RunScope } from './scheduler/node-run.ts'
 import { resolveInputs, upstreamProblem } from './scheduler/readiness.ts'
 import { summarise } from './scheduler/summary.ts'
+import { ConfirmGate } from './scheduler/confirm.ts'
+import type { PlannedNode } from './render/confirm.ts'
 
 export interface TerminalIo {
   withTerminal<T>(fn: () => Promise<T>): Promise<T>
   /** One line from the operator; null at end of input or when `signal` aborts. */
   prompt(question: string, signal?: AbortSignal): Promise<string | null>
+  /** Shows the whole plan and asks once; true only for an explicit yes. */
+  confirm(plan: PlannedNode[], signal?: AbortSignal): Promise<boolean>
 }
 
 export interface RunOptions {
@@ -49,6 +53,8 @@ export interface RunResult {
   exitCode: number
   nodes: Record<string, NodeState>
   instances: Instance[]
+  /** Nodes left unrun because the operator answered no at the confirmation. */
+  declined: string[]
 }
 
 /**
@@ -64,7 +70,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   ledger.seed(o.resume)
   o.bus.emit(runStartEvent(o, instances))
 
-  const run: RunScope = { o, instances, ledger, limit: pLimit(Math.max(1, o.maxParallel)) }
+  const run: RunScope = { o, instances, ledger, limit: pLimit(Math.max(1, o.maxParallel)), gate: new ConfirmGate() }
   const done = new Map<string, Promise<void>>()
   for (const inst of instances) {
     const needs = Promise.all(inst.needs.map((d) => done.get(d)))
@@ -73,8 +79,11 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   await Promise.all(done.values())
 
   const statusOf = (i: Instance) => ledger.status(i.id)
-  const verdict = summarise({ ran: instances.filter((i) => !o.resume.untouched.has(i.id)).map(statusOf), all: instances.map(statusOf), aborted: o.signal.aborted, dryRun: o.dryRun })
-  return { ...verdict, nodes: ledger.snapshot(), instances }
+  const ran = instances.filter((i) => !o.resume.untouched.has(i.id))
+  const failures = ran.filter((i) => statusOf(i) === 'failed')
+  const unconfirmed = failures.length > 0 && failures.every((i) => ledger.get(i.id)!.error?.reason === 'NeedsConfirmation')
+  const verdict = summarise({ ran: ran.map(statusOf), all: instances.map(statusOf), aborted: o.signal.aborted, dryRun: o.dryRun, unconfirmed })
+  return { ...verdict, nodes: ledger.snapshot(), instances, declined: [...run.gate.declined] }
 }
 
 /** One instance whose needs have finished: decide whether it may start, then run it in a slot. */
@@ -84,6 +93,12 @@ async function runNode(run: RunScope, inst: Instance): Promise<void> {
   // After SIGINT/SIGTERM nothing new starts, except finally nodes: they always run.
   if (o.signal.aborted && !inst.node.isFinally) return
   const stateOf = (id: string) => ledger.get(id)
+  // After an "n", what depends on the unconfirmed nodes stays pending too: a resume runs it.
+  const waiting = inst.node.isFinally ? [] : inst.needs.filter((d) => run.gate.declined.has(d))
+  if (waiting.length) {
+    run.gate.declined.add(inst.id)
+    return ledger.pending(inst.id, `not run: ${waiting.join(', ')} not confirmed`)
+  }
   const problem = upstreamProblem(inst, instances, stateOf)
   if (problem) return ledger.blocked(inst.id, problem)
 

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { writeFileAtomic } from '../atomic-file.ts'
 import type { ErrorInfo, NodeStatus, RunStatus } from './events.ts'
-import type { Outputs } from './step.ts'
+import type { Change, Outputs } from './step.ts'
 import type { DefinitionHashes } from './definition.ts'
 
 export const TOOL = 'credflow'
@@ -23,6 +23,8 @@ export interface NodeState {
   error?: ErrorInfo
   /** sha256 of the resolved inputs; a resume reruns the node when it changes. */
   inputsHash?: string
+  /** What its apply changed (StepContext.changed), fingerprints only: the run's record. */
+  changes?: Change[]
 }
 
 export interface RunState {

@@ -70,6 +70,7 @@ export async function observe(args: {
         attempt: 1,
         command: (...flags: string[]) => args.next.resume(...flags),
         log: () => {},
+        changed: () => {},
         withTerminal: (fn) => args.io.withTerminal(fn),
         prompt: async () => '',
         statuses: () => ({}),

@@ -50,6 +50,11 @@ export interface Change {
   target: string
   /** Fingerprints, sizes, keys: never content. */
   detail?: string
+  /**
+   * Where the change is made, for the confirmation and the summary: e.g. `context prod@pal-e
+   * (server https://10.0.0.1:6443, user deployer)`. The plan's summary line names it.
+   */
+  context?: string
 }
 
 export interface Plan<Out> {
@@ -88,6 +93,11 @@ export interface StepContext<In> {
   command(...flags: string[]): string
   /** A progress line for the renderers. Never pass secret material. */
   log(line: string): void
+  /**
+   * Records a change `apply` has just made (same verbs as a plan, fingerprints only): the
+   * run's final summary, its transcript and `runs` list what each run changed.
+   */
+  changed(change: Change): void
   /** Give a child process the terminal (the live view pauses while `fn` runs). */
   withTerminal<T>(fn: () => Promise<T>): Promise<T>
   /** Ask the operator one line on the terminal (interactive runs only). */

@@ -21,6 +21,8 @@ export interface Kube {
   apps: AppsV1Api
   context: string
   server: string
+  /** "context NAME (server URL, user NAME)": where a change goes, for confirmations and summaries. */
+  where: string
   /** `k8sError` with this server and context filled in. */
   error(e: unknown, op: K8sOperation): OpsError
 }
@@ -79,12 +81,14 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
     })
   }
   const server = cluster.server
+  const user = kc.getCurrentUser()?.name
   const kube: Kube = {
     kc,
     core: kc.makeApiClient(k8s.CoreV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     context,
     server,
+    where: `context ${context} (server ${server}${user ? `, user ${user}` : ''})`,
     error: (e, op) => k8sError(e, { server, context, ...op }),
   }
   if (opts.probe ?? true) await probeServer(kube, opts.timeoutMs)

@@ -4,7 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
 import { callOptions, readRetried, type Kube } from './client.ts'
 import { explainNotFound } from './namespaces.ts'
-import { rolloutStatus, type RolloutStatus } from './rollout-status.ts'
+import { rolloutStatus, PROGRESS_DEADLINE_EXCEEDED, type RolloutStatus } from './rollout-status.ts'
+import { rolloutCauses } from './rollout-cause.ts'
 
 export interface DeploymentRef {
   namespace: string
@@ -82,21 +83,39 @@ export async function waitForRollout(kube: Kube, ref: DeploymentRef, opts: WaitO
   const deadline = Date.now() + timeoutMs
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])])
   let last: RolloutStatus | undefined
+  let seen: V1Deployment | undefined
   for (;;) {
     if (opts.signal?.aborted) throw aborted(ref, last)
-    if (Date.now() >= deadline) throw timedOut(ref, timeoutMs, last)
+    if (Date.now() >= deadline) throw await withCauses(kube, ref, seen, timedOut(ref, timeoutMs, last), opts.signal)
     try {
-      const status = rolloutStatus(await readDeployment(kube, ref, signal), { minGeneration: opts.minGeneration })
+      seen = await readDeployment(kube, ref, signal)
+      const status = rolloutStatus(seen, { minGeneration: opts.minGeneration })
       if (status.message !== last?.message) opts.onProgress?.(status)
       last = status
       if (status.done) return status
     } catch (e) {
       // Our own signals surface as Aborted; a transient API error (5xx, network) is polled through.
       const ours = signal.aborted || (e instanceof OpsError && e.reason === 'Aborted')
-      if (!ours && !(e instanceof OpsError && e.retryable)) throw e
+      if (!ours && !(e instanceof OpsError && e.retryable)) throw e instanceof OpsError && e.reason === PROGRESS_DEADLINE_EXCEEDED ? await withCauses(kube, ref, seen, e, opts.signal) : e
     }
     await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), undefined, { signal }).catch(() => {})
   }
+}
+
+/**
+ * `e` with what the controller and the kubelet say about the stuck rollout appended: a bare
+ * "timed out" sends the operator to kubectl describe at 2 a.m.; the cause is usually one line.
+ */
+async function withCauses(kube: Kube, ref: DeploymentRef, d: V1Deployment | undefined, e: OpsError, signal?: AbortSignal): Promise<OpsError> {
+  if (!d) return e
+  // Read after the wait gave up: its own signal has fired by now, so only the caller's counts.
+  const causes = await rolloutCauses(kube, ref, d, signal && !signal.aborted ? signal : undefined)
+  if (!causes.length) return e
+  return new OpsError(`${e.message}\n  ${causes.join('\n  ')}`, {
+    reason: e.reason,
+    retryable: e.retryable,
+    hint: `${e.hint ?? ''}${e.hint ? '; ' : ''}kubectl -n ${ref.namespace} describe deployment/${ref.name} (fix the cause named above, then --resume)`,
+  })
 }
 
 function aborted(ref: DeploymentRef, last?: RolloutStatus): OpsError {

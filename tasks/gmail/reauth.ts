@@ -360,6 +360,7 @@ async function runExternal(ctx: Ctx, path: string, method: ConsentMethod): Promi
   if (!after) throw new OpsError(`${argv.join(' ')} finished but ${path} does not exist`, { reason: 'TokenFileMissing', hint: `check where ${argv[0]} writes its token; --set tokenFile=<path>` })
   if (after === before) throw new OpsError(`${argv.join(' ')} finished but did not change ${path}`, { reason: 'TokenFileUnchanged', hint: 'the consent did not complete; run it again and finish the browser step' })
   readTokenFile(path) // valid format with a refresh_token, or a clear error
+  ctx.changed({ verb: 'write', target: path, detail: `new consent of ${ctx.inputs.account} by ${argv[0]}: sha256:${after.slice(0, 12)}` })
 }
 
 async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
@@ -408,4 +409,5 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
   if (w.format === 'gmail-sdk' && !existsSync(besideCredentials(path))) {
     ctx.log(`note: a gmail-sdk consumer reads the client from ${besideCredentials(path)}, which does not exist here; the Secret's consumer needs it beside the mounted file`)
   }
+  ctx.changed({ verb: 'write', target: path, detail: `new consent of ${i.account}: ${w.format}, ${w.fingerprint}` })
 }

@@ -76,11 +76,11 @@ export default defineStep({
     await refuseIfReferenced(kube, inputs, left, signal)
     for (const name of left) {
       await deleteSecret(kube, { namespace: inputs.namespace, name }, { dryRun: true, signal })
-      changes.push({ verb: 'delete', target: `Secret ${inputs.namespace}/${name}`, detail: 'stale copy of the token' })
+      changes.push({ verb: 'delete', target: `Secret ${inputs.namespace}/${name}`, context: kube.where, detail: 'stale copy of the token' })
     }
     return { changes, outputs: { deleted: changes.map((c) => c.target) } }
   },
-  async apply({ inputs, signal, log }) {
+  async apply({ inputs, signal, log, changed }) {
     const kube = await kubeOf(inputs)
     await refuseIfReferenced(kube, inputs, inputs.names, signal)
     const deleted: string[] = []
@@ -88,7 +88,10 @@ export default defineStep({
       if (name === inputs.keep) throw new OpsError(`refusing to delete ${inputs.namespace}/${name}: it is the live Secret`, { reason: 'Refused' })
       const r = await deleteSecret(kube, { namespace: inputs.namespace, name }, { signal })
       log(`Secret ${inputs.namespace}/${name}: ${r}`)
-      if (r === 'deleted') deleted.push(`${inputs.namespace}/${name}`)
+      if (r === 'deleted') {
+        deleted.push(`${inputs.namespace}/${name}`)
+        changed({ verb: 'delete', target: `Secret ${inputs.namespace}/${name}`, context: kube.where, detail: 'stale copy of the token' })
+      }
     }
     return { deleted }
   },

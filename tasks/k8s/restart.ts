@@ -71,8 +71,8 @@ export default defineStep({
       if (!o.fresh) {
         // Server-side dry run of the same patch: a missing Deployment or RBAC refusal shows now.
         await restartDeployment(kube, { namespace: inputs.namespace, name: o.name }, { dryRun: true, signal })
-        changes.push({ verb: 'restart', target: target(inputs, o.name), detail: `patch template annotation ${RESTARTED_AT_ANNOTATION}, then wait up to ${inputs.rolloutTimeout}` })
-      } else if (!o.done) changes.push({ verb: 'wait', target: target(inputs, o.name), detail: o.message.trim() })
+        changes.push({ verb: 'restart', target: target(inputs, o.name), context: kube.where, detail: `patch template annotation ${RESTARTED_AT_ANNOTATION}, then wait up to ${inputs.rolloutTimeout}` })
+      } else if (!o.done) changes.push({ verb: 'wait', target: target(inputs, o.name), context: kube.where, detail: o.message.trim() })
     }
     const now = new Date().toISOString()
     return { changes, outputs: { restarted: obs.map((o) => ({ name: o.name, restartedAt: o.fresh ? o.restartedAt! : now })) } }
@@ -96,11 +96,11 @@ export default defineStep({
       }
       facts.push(`${target({ namespace }, name)}: last restarted ${restartedAt ?? 'never'}; ${state}`)
       await restartDeployment(kube, { namespace, name }, { dryRun: true, signal })
-      changes.push({ verb: 'restart', target: target({ namespace }, name), detail: `patch template annotation ${RESTARTED_AT_ANNOTATION} after the Secret changes (server dry run passed), then wait up to ${i.rolloutTimeout ?? '5m'}` })
+      changes.push({ verb: 'restart', target: target({ namespace }, name), context: kube.where, detail: `patch template annotation ${RESTARTED_AT_ANNOTATION} after the Secret changes (server dry run passed), then wait up to ${i.rolloutTimeout ?? '5m'}` })
     }
     return { observed: facts.join('; '), changes }
   },
-  async apply({ inputs, signal, log }) {
+  async apply({ inputs, signal, log, changed }) {
     const kube = await kubeOf(inputs)
     const obs = await observe(kube, inputs, signal)
     const restarted: { name: string; restartedAt: string }[] = []
@@ -113,6 +113,7 @@ export default defineStep({
         minGeneration = r.generation
         restartedAt = r.restartedAt
         log(`restarted ${target(inputs, o.name)} (restartedAt ${r.restartedAt})`)
+        changed({ verb: 'restart', target: target(inputs, o.name), context: kube.where, detail: `restartedAt ${r.restartedAt}` })
       } else log(`${target(inputs, o.name)} already restarted at ${o.restartedAt}; waiting only`)
       // onProgress reports every new status line, the final "successfully rolled out" included.
       await waitForRollout(kube, ref, {

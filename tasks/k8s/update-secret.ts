@@ -188,7 +188,7 @@ export default defineStep({
       // This run deleted the Secret and stopped before its create (resumed now): apply recreates it from the backup.
       await createSecret(kube, fromBackup(own, inputs, bytes), { dryRun: true, signal })
       const detail = `recreate from this run's backup (other keys, labels kept); key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${bytes.fingerprint})`
-      return { changes: [{ verb: 'create', target: where(inputs), detail }] }
+      return { changes: [{ verb: 'create', target: where(inputs), context: kube.where, detail }] }
     }
     if (!live) {
       // The real run would refuse to create a bare Secret while another run holds its backup.
@@ -199,7 +199,7 @@ export default defineStep({
       const predicted = await updateSecret(kube, inPlace(live, inputs.key, bytes), { dryRun: true, signal })
       const detail = `key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${live.data[inputs.key]!.fingerprint} -> ${bytes.fingerprint})`
       return {
-        changes: [{ verb: 'update', target: where(inputs), detail: `${detail}; same refresh token, so in place: creationTimestamp (the age alert) still counts from the last consent` }],
+        changes: [{ verb: 'update', target: where(inputs), context: kube.where, detail: `${detail}; same refresh token, so in place: creationTimestamp (the age alert) still counts from the last consent` }],
         outputs: outputsOf(predicted, inputs.key),
       }
     }
@@ -210,12 +210,12 @@ export default defineStep({
     const detail = `key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${before ? before.fingerprint : 'new key'} -> ${bytes.fingerprint})`
     const verb = r.action === 'unchanged' ? 'keep' : r.previous ? 'replace' : 'create'
     return {
-      changes: [{ verb, target: where(inputs), detail: r.previous ? `${detail}; delete+create so creationTimestamp marks the refresh` : detail }],
+      changes: [{ verb, target: where(inputs), context: kube.where, detail: r.previous ? `${detail}; delete+create so creationTimestamp marks the refresh` : detail }],
       outputs: outputsOf(r.current, inputs.key),
     }
   },
 
-  async apply({ inputs, signal, runDir, log, command }) {
+  async apply({ inputs, signal, runDir, log, command, changed }) {
     const bytes = localBytes(inputs, command)
     const kube = await kubeOf(inputs)
     const ref = { namespace: inputs.namespace, name: inputs.secret }
@@ -237,9 +237,11 @@ export default defineStep({
       // from the backup (other keys, labels, annotations) with the new content.
       log(`${where(inputs)} is missing; recreating it from the backup taken before the delete`)
       current = await createSecret(kube, fromBackup(backup, inputs, bytes), { signal })
+      changed({ verb: 'create', target: where(inputs), context: kube.where, detail: `from this run's backup; key ${inputs.key} ${bytes.fingerprint}, ${bytes.length} bytes` })
     } else if (live && sameGrant(live, inputs.key, bytes)) {
       current = await updateSecret(kube, inPlace(live, inputs.key, bytes), { signal })
       log(`updated ${where(inputs)} key ${inputs.key} in place (${bytes.fingerprint}): same refresh token, creationTimestamp kept`)
+      changed({ verb: 'update', target: where(inputs), context: kube.where, detail: `key ${inputs.key} ${live.data[inputs.key]!.fingerprint} -> ${bytes.fingerprint}, in place (same refresh token)` })
     } else {
       // A missing or paused consumer, or a Role without patch on it, would otherwise show only
       // after the Secret changed, leaving the new token unused by the old pods.
@@ -259,6 +261,8 @@ export default defineStep({
       })
       current = r.current
       log(`${r.action} ${where(inputs)} key ${inputs.key} (${bytes.fingerprint}, ${bytes.length} bytes)`)
+      const before = r.previous?.data[inputs.key]
+      if (r.action !== 'unchanged') changed({ verb: r.previous ? 'replace' : 'create', target: where(inputs), context: kube.where, detail: `key ${inputs.key} ${before ? `${before.fingerprint} -> ` : ''}${bytes.fingerprint}, ${bytes.length} bytes` })
     }
     return outputsOf(current, inputs.key)
   },
@@ -280,7 +284,7 @@ export default defineStep({
         throw pointAtRole(e)
       })
       facts.push(`${where(t)} does not exist`)
-      change = { verb: 'create', target: where(t), detail: `key ${i.key} <- the re-authenticated token file (server dry run of the create passed)` }
+      change = { verb: 'create', target: where(t), context: kube.where, detail: `key ${i.key} <- the re-authenticated token file (server dry run of the create passed)` }
     } else {
       refuseType(live, t)
       const have = live.data[i.key]
@@ -289,7 +293,7 @@ export default defineStep({
       await checkReplaceAllowed(kube, live, { signal }).catch((e) => {
         throw pointAtRole(e)
       })
-      change = { verb: 'replace', target: where(t), detail: `key ${i.key} <- the re-authenticated token file; delete+create so creationTimestamp marks the refresh (server dry run of both passed)` }
+      change = { verb: 'replace', target: where(t), context: kube.where, detail: `key ${i.key} <- the re-authenticated token file; delete+create so creationTimestamp marks the refresh (server dry run of both passed)` }
     }
     // The consumers the replace must not strand: apply checks them the same way first.
     for (const name of i.deployments ?? []) await restartDeployment(kube, { namespace: t.namespace, name }, { dryRun: true, signal })

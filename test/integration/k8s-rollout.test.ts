@@ -130,6 +130,50 @@ describe('waitForRollout when the new pods never become ready', () => {
     expect(Date.now() - t0).toBeLessThan(5_000)
   })
 
+  /**
+   * What a kubelet would report for the new ReplicaSet's pods, written as their status (nothing
+   * else manages unbound pods: no scheduler, no kubelet). Returns the pods' names.
+   */
+  async function reportWaiting(ref: { namespace: string; name: string }, reason: string, message: string): Promise<string[]> {
+    const k8s = await import('@kubernetes/client-node')
+    const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      const pods = (await core.listNamespacedPod({ namespace: ref.namespace, labelSelector: `app=${ref.name}` })).items.filter((p) => !p.spec?.nodeName && !p.metadata?.deletionTimestamp)
+      if (pods.length) {
+        for (const p of pods) {
+          const status = { phase: 'Pending', containerStatuses: [{ name: 'c', image: 'registry.example/x:1', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }] }
+          await core.patchNamespacedPodStatus({ name: p.metadata!.name!, namespace: ref.namespace, body: { status } }, merge)
+        }
+        return pods.map((p) => p.metadata!.name!)
+      }
+      if (Date.now() > deadline) throw new Error(`no new pod of ${ref.name} appeared`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  it('a missing image: the error names ProgressDeadlineExceeded and the pod waiting in ImagePullBackOff, not just a deadline', async () => {
+    const ref = await scratchDeployment('pull', { progressDeadlineSeconds: 2 })
+    const generation = await breakTemplate(ref)
+    const [pod] = await reportWaiting(ref, 'ImagePullBackOff', 'Back-off pulling image "registry.example/missing:1"')
+    const e = await failure(waitForRollout(kube, ref, { minGeneration: generation, intervalMs: 200, timeoutMs: 90_000 }))
+    expect(e.reason).toBe('ProgressDeadlineExceeded')
+    expect(e.message).toMatch(/\n {2}Progressing=False ProgressDeadlineExceeded: ReplicaSet "pull-[a-z0-9]+" has timed out progressing\./)
+    expect(e.message).toContain(`\n  pod ${pod}: container c waiting: ImagePullBackOff (Back-off pulling image "registry.example/missing:1")`)
+    expect(e.hint).toContain(`kubectl -n ${scratch} describe deployment/pull`)
+  })
+
+  it('a Secret key the pod needs is missing: the timeout names CreateContainerConfigError and the key', async () => {
+    const ref = await scratchDeployment('key', { progressDeadlineSeconds: 600 })
+    const generation = await breakTemplate(ref)
+    const message = `couldn't find key gmail-westsidebasketball.json in Secret ${scratch}/gmail-oauth-token`
+    const [pod] = await reportWaiting(ref, 'CreateContainerConfigError', message)
+    const e = await failure(waitForRollout(kube, ref, { minGeneration: generation, intervalMs: 200, timeoutMs: 1500 }))
+    expect(e.reason).toBe('Timeout')
+    expect(e.message).toMatch(/^timed out after 2s waiting for deployment "key" in namespace "k8s-rollout": Waiting for deployment "key" rollout to finish/)
+    expect(e.message).toContain(`\n  pod ${pod}: container c waiting: CreateContainerConfigError (${message})`)
+  })
+
   it('stops promptly when its signal is aborted', async () => {
     const ref = await scratchDeployment('aborted', { progressDeadlineSeconds: 600 })
     const generation = await breakTemplate(ref)

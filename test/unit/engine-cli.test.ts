@@ -1,5 +1,7 @@
 // The command line: help, --list, --graph, --status, strict parsing, environment
 // fallbacks and exit codes (3 and 130 are proven in engine-lock and engine-signals).
+import { HELP_TOPICS } from '../../lib/engine/help.ts'
+import { EXIT_CODE_TABLE } from '../../lib/engine/exit-codes.ts'
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -26,16 +28,35 @@ describe('exit codes of the real process', () => {
 })
 
 describe('--help', () => {
-  it('without a workflow: usage, every flag with its env fallback, the exit codes', async () => {
+  it('without a workflow: one screen (at most 40 lines of at most 80 columns) with usage, the common flags, examples, the exit codes', async () => {
     const r = await runMain(['--help'], sb.env)
     expect(r.code).toBe(0)
-    expect(r.stdout).toContain('Usage:\n  npx zx tasks/run.mjs <workflow> [flags]')
-    for (const f of FLAGS) {
-      expect(r.stdout, f.name).toContain(`--${f.name}`)
-      if (f.env) expect(r.stdout, f.env).toContain(`env: ${f.env}`)
-    }
-    expect(r.stdout).toMatch(/Exit codes: 0 success, 1 a node failed \(--status: a check could not look\), 2 usage or workflow\s+error, 3 another run holds the lock, 130 interrupted/)
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines.length).toBeLessThanOrEqual(40)
+    expect(lines.filter((l) => [...l].length > 80)).toEqual([])
+    expect(r.stdout).toContain('Usage: npx zx tasks/run.mjs <workflow> [flags]')
+    expect(r.stdout).toMatch(/\nExamples:\n(.*\n)*  npx zx tasks\/run\.mjs gmail-reauth --dry-run\n/)
+    for (const f of ['--dry-run', '--status', '--resume', '--set', '--yes', '--context', '--namespace', '--version']) expect(r.stdout, f).toContain(f)
+    expect(r.stdout).toMatch(/Exit codes: 0 ok, 1 failed, 2 refused \(nothing changed\), 3 locked, 4 consent\s+needed, 5 expiring, 6 drift, 130 interrupted/)
     expect((await runMain(['-h'], sb.env)).stdout).toBe(r.stdout)
+  })
+  it('help <topic> has the rest, every line within 80 columns: every flag with its env fallback, the exit-code table', async () => {
+    const flags = await runMain(['help', 'flags'], sb.env)
+    expect(flags.code).toBe(0)
+    for (const f of FLAGS) {
+      expect(flags.stdout, f.name).toContain(`--${f.name}`)
+      if (f.env) expect(flags.stdout, f.env).toContain(`env ${f.env}`)
+    }
+    for (const topic of HELP_TOPICS) {
+      const r = await runMain(['help', topic], sb.env)
+      expect(r.code, topic).toBe(0)
+      expect(r.stdout.split('\n').filter((l) => [...l].length > 80), topic).toEqual([])
+    }
+    const codes = (await runMain(['help', 'exit-codes'], sb.env)).stdout
+    for (const [code] of EXIT_CODE_TABLE) expect(codes).toMatch(new RegExp(`^  ${code} +\\S`, 'm'))
+    const bad = await runMain(['help', 'flag'], sb.env)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('help flag: no such topic (topics: flags, exit-codes, env, state, cron, kubeconfig); did you mean flags?')
   })
   it('after a workflow: its params (type, default, env name) and nodes in order, without needing required params', async () => {
     const r = await runMain(['diamond', '--help'], sb.env)
@@ -52,11 +73,10 @@ describe('--help', () => {
 })
 
 describe('messages', () => {
-  it('generic help names the workflow env vars and says nothing of Kubernetes', async () => {
-    const r = await runMain(['--help'], sb.env)
+  it('help env names the workflow env vars', async () => {
+    const r = await runMain(['help', 'env'], sb.env)
     expect(r.stdout).toContain('CREDFLOW_WORKFLOW=NAME')
     expect(r.stdout).toContain('CREDFLOW_WORKFLOWS_DIR=DIR')
-    expect(r.stdout).not.toMatch(/dryRun=All|Kubernetes/)
   })
   it('workflow help has no blank line for a param without a description', async () => {
     const r = await runMain(['diamond', '--help'], sb.env)

@@ -57,36 +57,46 @@ function answering(answers: string[], opts: { piped?: boolean } = {}): Promise<{
 }
 
 describe('confirm', () => {
-  it('shows the concrete changes in the question and applies after "y"; the time spent reading is not the timeout', async () => {
-    const r = await answering(['y', 'y'])
+  it('asks once, showing the whole plan (every confirm node and all after them), and applies after "y"; the time spent reading is not the timeout', async () => {
+    const r = await answering(['y'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stderr).toContain(`write will:\n  write ${join(sb.data, 'guarded')} (3 bytes)\nApply 1 change(s)? [y/N] `)
-    expect(r.stderr.match(/\[y\/N\] /g)).toHaveLength(2) // asked once per node, never again on a retry
+    expect(r.stderr).toContain(
+      `This run will make these changes:\n  write\n      + write ${join(sb.data, 'guarded')} (3 bytes)\n  second\n      + write ${join(sb.data, 'second')} (2 bytes)\n\nPlan: 2 to write\nApply these 2 changes? [y/N] `,
+    )
+    expect(r.stderr.match(/\[y\/N\] /g)).toHaveLength(1) // one answer for the plan, never again on a retry
     expect(existsSync(join(sb.data, 'guarded'))).toBe(true)
+    expect(existsSync(join(sb.data, 'second'))).toBe(true)
     expect(readState(sb.state, 'guarded').nodes.write).toMatchObject({ status: 'succeeded', attempts: 1 })
   })
 
-  it('takes answers piped ahead of the questions', async () => {
-    const r = await answering(['y', 'y'], { piped: true })
+  it('takes an answer piped ahead of the question', async () => {
+    const r = await answering(['y'], { piped: true })
     expect(r.code, r.stderr).toBe(0)
     expect(existsSync(join(sb.data, 'second'))).toBe(true)
   })
 
-  it('changes nothing on any other answer, or when stdin ends, and exits cleanly', async () => {
-    for (const answers of [['n'], []]) {
+  it('"n", another answer, or the end of stdin changes nothing: exit 0, "nothing changed", and the command that applies later', async () => {
+    for (const answers of [['n'], ['maybe'], []]) {
       const r = await answering(answers)
-      expect(r.code).toBe(1)
-      expect(r.stdout).toMatch(/\[write\] FAILED.*write: not confirmed, nothing changed/)
+      expect(r.code, r.stdout).toBe(0)
+      expect(r.stdout).toMatch(/\[write\] pending: not confirmed: nothing changed/)
+      expect(r.stdout).toMatch(/\[second\] pending: not run: write not confirmed/)
+      expect(r.stdout).toContain('Changed: nothing (not confirmed)')
+      expect(r.stdout).toMatch(/Verdict: not confirmed, nothing changed \(exit 0\)/)
+      expect(r.stdout).toMatch(/next: when the plan is right, apply it \(keeps what succeeded\): .*tasks\/run\.mjs guarded --state-dir \S+ --resume\n/)
       expect(existsSync(join(sb.data, 'guarded'))).toBe(false)
+      expect(existsSync(join(sb.data, 'second'))).toBe(false)
       expect(existsSync(join(sb.state, 'guarded', 'lock'))).toBe(false)
+      expect(readState(sb.state, 'guarded').status).toBe('incomplete')
     }
   })
 
-  it('without a terminal needs --yes, and says so', async () => {
+  it('without a terminal refuses without --yes (exit 2, nothing changed), and says so; --yes applies', async () => {
     const r = await runCli(['guarded', '--set', `dir=${sb.data}`], env)
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/\[write\] FAILED.*write changes things and needs confirmation/)
+    expect(r.code).toBe(2)
+    expect(r.stdout).toMatch(/\[write\] FAILED.*write changes things and needs confirmation, and there is no terminal to ask on: nothing was changed/)
     expect(r.stdout).toMatch(/\[write\] hint: pass --yes \(or CREDFLOW_YES=1\)/)
+    expect(r.stdout).toMatch(/next: see the plan first with --dry-run, then apply without asking: .* --resume --yes\n/)
     expect(existsSync(join(sb.data, 'guarded'))).toBe(false)
     const yes = await runCli(['guarded', '--set', `dir=${sb.data}`, '--yes'], env)
     expect(yes.code).toBe(0)

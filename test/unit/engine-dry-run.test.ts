@@ -39,7 +39,8 @@ describe('--dry-run changes nothing', () => {
 describe('--dry-run shows the planned changes', () => {
   it('prints each change per node, plans descendants with predicted outputs, and exits 0', async () => {
     writeFileSync(join(sb.data, 'b'), 'ok') // already right: b is cached, not planned
-    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '-n'], sb.env)
+    // kubectl's spelling works too: every dry run here is server-side.
+    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--dry-run=server'], sb.env)
     expect(r.code).toBe(0)
     const lines = progressLines(r.stdout)
     expect(lines[0]).toMatch(/Z dry run of diamond: 7 node\(s\)$/)
@@ -53,6 +54,7 @@ describe('--dry-run shows the planned changes', () => {
     expect(lines.some((l) => l.includes('[b] would'))).toBe(false)
     expect(r.stdout).toMatch(/\nb +✔ cached +\S+ +.*b up to date\n/)
     expect(r.stdout).toMatch(/\na +~ planned +\S+ +.*a missing\n/)
+    expect(r.stdout).toContain('\nPlan: 6 to write\n') // a, c, d, e[one], e[two], report: b is cached
     expect(r.stdout).toContain(`dry run: nothing was changed and no state was written. Apply with: CREDFLOW_WORKFLOWS_DIR=${sb.env.CREDFLOW_WORKFLOWS_DIR} npx zx tasks/run.mjs diamond --state-dir ${sb.state} --set dir=${sb.data}\n`)
   })
   it('plans through a node that would fail only at apply time (a fatal step still plans)', async () => {

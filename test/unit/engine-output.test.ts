@@ -52,7 +52,7 @@ describe('the summary table', () => {
       expect(row[1]).toBe('✔ succeeded')
       expect(row[2]).toMatch(/^\d+ms$|^\d+\.\d+s$/)
     }
-    expect(r.stdout).toMatch(/\nsucceeded: run \S+, state \S+state\.json\n$/)
+    expect(r.stdout).toMatch(/\nVerdict: succeeded \(exit 0\), run \d{8}T\d{6}Z-[0-9a-f]{4}, \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → \d\d:\d\d:\d\d UTC \(\S+\)\nState: +\S+state\.json\nTranscript: +\S+transcript\.txt\n$/)
   })
   it('ends a failed run, with the error as the note and the next command', async () => {
     const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--set', 'fatalC=true'], sb.env)
@@ -60,7 +60,7 @@ describe('the summary table', () => {
     expect(rows.c.slice(1, 2)).toEqual(['✖ failed'])
     expect(rows.c[3]).toBe('c: told to fail')
     expect(rows.d).toEqual(['d', '⊘ blocked', '-', 'upstream c failed'])
-    expect(r.stdout).toMatch(/\nfailed: run \S+, state \S+\nnext: fix the cause above, then CREDFLOW_WORKFLOWS_DIR=\S+ npx zx tasks\/run\.mjs diamond --state-dir \S+ --resume \(keeps what succeeded\)\n$/)
+    expect(r.stdout).toMatch(/\nVerdict: failed \(exit 1\), run \S+, .*\nState: +\S+\nTranscript: +\S+\nnext: fix the cause above, then CREDFLOW_WORKFLOWS_DIR=\S+ npx zx tasks\/run\.mjs diamond --state-dir \S+ --resume \(keeps what succeeded\)\n$/)
   })
   it('ends a dry run and a skip-laden run too', async () => {
     const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--set', 'skipD=true', '--dry-run'], sb.env)

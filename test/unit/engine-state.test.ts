@@ -80,7 +80,10 @@ describe('events.jsonl', () => {
     expect(ev[0]).toMatchObject({ type: 'run-start', mode: 'fresh', pid: process.pid })
     expect(ev.at(-1)).toMatchObject({ type: 'run-end', status: 'succeeded', exitCode: 0 })
     const b = ev.filter((e) => e.node === 'b').map((e) => (e.type === 'status' ? e.status : e.type))
-    expect(b).toEqual(['pending', 'running', 'log', 'retry', 'running', 'log', 'succeeded'])
+    expect(b).toEqual(['pending', 'running', 'log', 'retry', 'running', 'log', 'change', 'succeeded'])
+    // What apply changed is in the record too, in the state and the events.
+    expect(ev.find((e) => e.node === 'b' && e.type === 'change')).toMatchObject({ change: { verb: 'write', target: join(sb.data, 'b'), detail: '2 bytes' } })
+    expect(s.nodes.b.changes).toEqual([{ verb: 'write', target: join(sb.data, 'b'), detail: '2 bytes' }])
     expect(ev.filter((e) => e.type === 'status' && e.status === 'succeeded')).toHaveLength(7)
   })
 })

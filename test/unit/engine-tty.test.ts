@@ -64,7 +64,7 @@ nodes:
     })
     const r = await onTerminal(['guarded', '--set', `dir=${sb.data}`], { ...sb.env, CREDFLOW_WORKFLOWS_DIR: wf }, 'y')
     expect(r.code, r.screen).toBe(0)
-    expect(r.screen).toContain(`write will:\r\n  write ${join(sb.data, 'guarded')} (3 bytes)\r\nApply 1 change(s)? [y/N]`)
+    expect(r.screen).toContain(`  write\r\n      + write ${join(sb.data, 'guarded')} (3 bytes)\r\n  after\r\n      + write ${join(sb.data, 'after')} (2 bytes)\r\n\r\nPlan: 2 to write\r\nApply these 2 changes? [y/N]`)
     expect(existsSync(join(sb.data, 'after'))).toBe(true)
     expect(readState(sb.state, 'guarded').status).toBe('succeeded')
   })

@@ -71,8 +71,8 @@ describe('the Forgejo workflow passes the linters', () => {
 describe('dispatch inputs and job shape', () => {
   const inputs = wf.on.workflow_dispatch.inputs
 
-  it('mode is a choice of dry-run or apply, dry-run by default', () => {
-    expect(inputs.mode).toMatchObject({ type: 'choice', options: ['dry-run', 'apply'], default: 'dry-run' })
+  it('mode is a choice of dry-run, apply or status, dry-run by default', () => {
+    expect(inputs.mode).toMatchObject({ type: 'choice', options: ['dry-run', 'apply', 'status'], default: 'dry-run' })
   })
 
   it('resume is a boolean, off by default', () => {
@@ -131,6 +131,9 @@ describe('inputs map to the engine environment', () => {
     expect(r.args).toBe('--non-interactive')
   })
 
+  it('mode=status only reads: --status, no dry run, no confirmation', () => {
+    expect(dispatch({ mode: 'status', resume: 'false', from: 'start' }).env).toEqual({ ...base, CREDFLOW_STATUS: '1' })
+  })
   it('mode=apply drops the dry run and confirms', () => {
     expect(dispatch({ mode: 'apply', resume: 'false', from: 'start' }).env).toEqual({ ...base, CREDFLOW_YES: '1' })
   })
@@ -163,7 +166,7 @@ describe('inputs map to the engine environment', () => {
   it('refuses a mode it does not know (API dispatches are not limited to the options)', () => {
     const r = dispatch({ mode: 'yolo', resume: 'false', from: 'start' })
     expect(r.status).toBe(2)
-    expect(r.stdout).toContain("::error::mode must be dry-run or apply, not 'yolo'")
+    expect(r.stdout).toContain("::error::mode must be dry-run, apply or status, not 'yolo'")
     expect(r.args).toBeUndefined()
   })
 })

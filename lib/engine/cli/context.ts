@@ -66,7 +66,9 @@ export function cliContext(o: { argv: string[]; root: string; env?: NodeJS.Proce
 
 /** --json or CREDFLOW_JSON, read leniently: the strict parse may be what fails. */
 function jsonWanted(argv: string[], env: NodeJS.ProcessEnv): boolean {
-  const flag = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).filter((a) => a === '--json' || a.startsWith('--json='))
+  const words = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined)
+  if (words.some((a, i) => /^(-o|--output)$/.test(a) && /^(json|yaml)$/.test(words[i + 1] ?? '')) || words.some((a) => /^--output=(json|yaml)$/.test(a))) return true
+  const flag = words.filter((a) => a === '--json' || a.startsWith('--json='))
   if (flag.length) return !/^--json=(0|false|no|off)$/i.test(flag[flag.length - 1])
   return /^(1|true|yes|on)$/i.test(env.CREDFLOW_JSON ?? '')
 }

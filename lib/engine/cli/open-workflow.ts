@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
+import { didYouMean } from '../suggest.ts'
 import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { CliArgs } from '../args.ts'
@@ -32,7 +33,10 @@ export function openWorkflow(ctx: CliContext, args: CliArgs): OpenWorkflow {
   if (!args.workflow) throw usageRefusal('name a workflow (see --list)')
   const dir = workflowsDir(ctx.env, ctx.root)
   const file = findWorkflow(dir, args.workflow)
-  if (!file) throw usageRefusal(`no workflow "${args.workflow}" in ${shownPath(dir) || '.'} (see ${CMD} --list)`)
+  if (!file) {
+    const known = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')) : []
+    throw usageRefusal(`no workflow "${args.workflow}" in ${shownPath(dir) || '.'} (see ${CMD} --list)${didYouMean(args.workflow, known)}`)
+  }
   const tasksDir = join(dirname(dirname(file)), 'tasks')
   const taskFile = (id: string) => {
     const ts = join(tasksDir, `${id}.ts`)

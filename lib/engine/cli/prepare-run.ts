@@ -6,6 +6,7 @@ import type { ResumeMode } from '../resume.ts'
 import { isUnfinished, resolveStateDir, StateStore, type RunState } from '../state.ts'
 import { fingerprint } from '../../secret-value.ts'
 import { usageRefusal, type CliContext } from './context.ts'
+import { didYouMean } from '../suggest.ts'
 import type { OpenWorkflow } from './open-workflow.ts'
 
 /** Everything a run, a dry run or --status needs, judged before anything is touched. */
@@ -32,7 +33,7 @@ export function prepareRun(ctx: CliContext, args: CliArgs, open: OpenWorkflow): 
   // Continuing a run means continuing it with its params: only what is given again may differ.
   const resolved = resolveParams(wf.params, { set: args.set, env: ctx.env, base: previous?.params })
   if ('errors' in resolved) throw usageRefusal(resolved.errors.join('\n'))
-  const params = resolved.values
+  const params = args.namespace ? inNamespace(wf, resolved.values, args.namespace) : resolved.values
   const shownParams = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, wf.params[k]?.secret ? fingerprint(JSON.stringify(v)) : v]))
 
   const instances = expandInstances(wf, params)
@@ -70,4 +71,23 @@ function runToContinue(ctx: CliContext, args: CliArgs, store: StateStore, mode: 
     ctx.say(`credflow: nothing to resume: ${latest ? `the latest run ${latest.runId} ${latest.status}` : `no run of ${workflow} in ${store.workflowDir}`}; starting a new run`)
   }
   return previous
+}
+
+/**
+ * -n/--namespace, as in kubectl: the forEach lists (targets) keep only their items in that
+ * namespace, so every per-target node runs for it alone. Refused when nothing is left.
+ */
+function inNamespace(wf: OpenWorkflow['wf'], params: Record<string, unknown>, ns: string): Record<string, unknown> {
+  const lists = [...new Set(wf.nodes.flatMap((n) => (n.forEach ? [n.forEach.param] : [])))]
+  const out = { ...params }
+  const seen = new Set<string>()
+  for (const p of lists) {
+    const items = Array.isArray(params[p]) ? (params[p] as unknown[]) : []
+    const nsOf = (i: unknown) => (i && typeof i === 'object' && typeof (i as { namespace?: unknown }).namespace === 'string' ? (i as { namespace: string }).namespace : undefined)
+    for (const i of items) if (nsOf(i)) seen.add(nsOf(i)!)
+    out[p] = items.filter((i) => nsOf(i) === ns)
+  }
+  if (!seen.size) throw usageRefusal(`-n ${ns}: ${wf.name} has no targets with a namespace (no forEach list of objects with a "namespace" field)`)
+  if (!seen.has(ns)) throw usageRefusal(`-n ${ns}: no target of ${wf.name} is in namespace ${ns} (namespaces: ${[...seen].join(', ')})${didYouMean(ns, [...seen])}`)
+  return out
 }

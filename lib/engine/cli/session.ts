@@ -3,6 +3,8 @@ import { nextStdinLine, releaseStdin } from '../../stdin-lines.ts'
 import type { CliArgs } from '../args.ts'
 import type { TtyView } from '../render/tty.ts'
 import type { TerminalIo } from '../scheduler.ts'
+import { confirmText } from '../render/confirm.ts'
+import { terminalWidth } from '../render/style.ts'
 import { Refusal, writeRefusal, type CliContext } from './context.ts'
 
 /** The terminal and the process around one run or --status: signals, the live view, stdin. */
@@ -23,8 +25,9 @@ export interface Session {
 export async function withSession(ctx: CliContext, args: CliArgs, fn: (s: Session) => Promise<number>): Promise<number> {
   const { out, err, env, say } = ctx
   const ctl = new AbortController()
-  // A terminal without a size (some CI pseudo-terminals) cannot hold the live view.
-  const isTty = Boolean(process.stdin.isTTY && out.isTTY) && (out.columns ?? 0) >= 40 && !isCi(env)
+  // A terminal without a size (some CI pseudo-terminals), a narrow or a dumb one cannot hold
+  // the live view: plain lines instead.
+  const isTty = Boolean(process.stdin.isTTY && out.isTTY) && (out.columns ?? 0) >= 40 && env.TERM !== 'dumb' && !isCi(env)
   // Questions go to stderr and answers come from stdin: stdout may be a file (--json > x).
   const interactive = (Boolean(process.stdin.isTTY && err.isTTY) || args.interactive) && !args.nonInteractive
 
@@ -39,6 +42,11 @@ export async function withSession(ctx: CliContext, args: CliArgs, fn: (s: Sessio
         return nextStdinLine(signal)
       }
       return tty ? tty.withTerminal(ask) : ask()
+    },
+    // The question carries the whole plan: the live view steps aside while it is asked.
+    confirm: async (plan, signal) => {
+      const reply = await io.prompt(confirmText(plan, terminalWidth(err)), signal)
+      return reply !== null && /^y(es)?$/i.test(reply.trim())
     },
   }
 

@@ -1,7 +1,6 @@
 import { EXIT } from '../exit-codes.ts'
 import { join } from 'node:path'
 import type { CliArgs } from '../args.ts'
-import type { NextCommands } from '../command.ts'
 import { Refusal, type CliContext } from '../cli/context.ts'
 import { checkStepInputs, openWorkflow } from '../cli/open-workflow.ts'
 import { prepareRun, type RunSetup } from '../cli/prepare-run.ts'
@@ -11,9 +10,11 @@ import { EventBus } from '../events.ts'
 import { shownPath } from '../load.ts'
 import { jsonSummary } from '../render/json.ts'
 import { plainRenderer } from '../render/plain.ts'
-import { summaryTable } from '../render/summary.ts'
+import { finalSummary } from '../render/final.ts'
+import { stripStyle, terminalWidth } from '../render/style.ts'
+import { appendFileSync } from 'node:fs'
 import { describeDrift, planResume } from '../resume.ts'
-import { runWorkflow, type RunResult } from '../scheduler.ts'
+import { runWorkflow } from '../scheduler.ts'
 import type { Change } from '../step.ts'
 
 /** A run, or with --dry-run a server-side dry run (nothing written, no state, no lock). */
@@ -33,6 +34,8 @@ async function run(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session
   if (driftNote) bus.emit({ type: 'notice', message: `${driftNote}: continuing` })
   const record = args.dryRun ? undefined : startRecord(s, bus)
   const state = record?.state
+  const transcript = state ? startTranscript(s, state.runId, bus) : undefined
+  const startedAt = new Date()
 
   const result = await runWorkflow({
     workflow: wf,
@@ -53,13 +56,16 @@ async function run(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session
     io: session.io,
     next,
   })
+  const finishedAt = new Date()
   finishRecord(s, record, result)
   bus.emit({ type: 'run-end', status: result.status, exitCode: result.exitCode })
   await session.tty?.done()
 
   const progress = args.json ? ctx.err : ctx.out
-  const table = summaryTable(result.instances.map((i) => i.id), result.nodes, Boolean(progress.isTTY) && !ctx.env.NO_COLOR)
-  progress.write(['', table.trimEnd(), '', closingLine(args, s, result, state?.runId)].join('\n') + '\n')
+  const final = (width: number | undefined) =>
+    finalSummary({ result, dryRun: args.dryRun, plans, runId: state?.runId, stateFile: state && shownPath(join(store.runDir(state.runId), 'state.json')), transcript: transcript && shownPath(transcript), startedAt, finishedAt, next, width })
+  progress.write(final(args.output === 'wide' ? undefined : terminalWidth(progress)))
+  if (transcript) appendFileSync(transcript, stripStyle(final(undefined)), { mode: 0o600 })
   if (args.json) {
     ctx.out.write(
       jsonSummary({
@@ -101,24 +107,12 @@ function wireBus(ctx: CliContext, args: CliArgs, { tty }: Session): { bus: Event
   return { bus, plans }
 }
 
-/** The line under the summary table: what happened and what to run next. */
-function closingLine(args: CliArgs, s: RunSetup, result: RunResult, runId: string | undefined): string {
-  const { next } = s
-  if (args.dryRun) {
-    return result.exitCode === 0
-      ? `dry run: nothing was changed and no state was written. Apply with: ${next.fresh()}`
-      : `dry run: nothing was changed and no state was written; a check, plan or probe failed. Fix the cause above, then check again: ${next.fresh('--dry-run')}`
-  }
-  if (!runId) return ''
-  return `${result.status}: run ${runId}, state ${shownPath(join(s.store.runDir(runId), 'state.json'))}` + (result.status === 'succeeded' ? '' : `\n${nextStep(result, next)}`)
-}
-
-/** What to run after a failed run: a step's own hint wins when it names how to rerun. */
-function nextStep(result: RunResult, next: NextCommands): string {
-  const hints = Object.values(result.nodes).flatMap((n) => (n.error?.hint && /--(from|only|resume)\b/.test(n.error.hint) ? [n.error.hint] : []))
-  if (hints.length) return 'next: follow the hint above'
-  const resume = next.resume('--resume')
-  if (result.status === 'interrupted' || result.status === 'incomplete') return `next: continue with ${resume}`
-  if (result.exitCode === 0) return `next: the nodes run now succeeded; the rest of the run needs ${resume}`
-  return `next: fix the cause above, then ${resume} (keeps what succeeded)`
+/**
+ * The run's plain-text record in its run directory, whatever the terminal showed: the lines a
+ * pipe gets (fingerprints only, as every event is), then the final summary. A resume appends.
+ */
+function startTranscript(s: RunSetup, runId: string, bus: EventBus): string {
+  const file = join(s.store.ensureRunDir(runId), 'transcript.txt')
+  bus.on(plainRenderer((l) => appendFileSync(file, l + '\n', { mode: 0o600 })))
+  return file
 }

@@ -1,4 +1,5 @@
 import { formatDuration } from '../../duration.ts'
+import { changeText } from './changes.ts'
 import type { EngineEvent } from '../events.ts'
 
 /** One timestamped line per event, prefixed by node: for CI logs and pipes. */
@@ -19,7 +20,10 @@ export function plainRenderer(write: (line: string) => void, now: () => Date = (
         break
       case 'plan':
         if (e.changes.length === 0) line(e.id, 'no changes')
-        for (const c of e.changes) line(e.id, `would ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
+        for (const c of e.changes) line(e.id, `would ${changeText(c)}`)
+        break
+      case 'change':
+        line(e.id, `changed: ${changeText(e.change)}`)
         break
       case 'retry':
         line(e.id, `attempt ${e.attempt - 1} failed: ${e.error.message}; retrying in ${formatDuration(e.delayMs)}`)
@@ -28,6 +32,8 @@ export function plainRenderer(write: (line: string) => void, now: () => Date = (
         const took = e.durationMs !== undefined ? ` in ${formatDuration(e.durationMs)}` : ''
         switch (e.status) {
           case 'pending':
+            // Every node starts pending (said by the run-start line); one left pending has a reason.
+            if (e.reason) line(e.id, `pending: ${e.reason}`)
             break
           case 'running':
             line(e.id, dryRun ? 'checking' : 'running') // a dry run only checks and plans

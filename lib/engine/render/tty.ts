@@ -1,5 +1,7 @@
 import { Listr, DefaultRenderer, PRESET_TIMER, type ListrTaskWrapper } from 'listr2'
+import { changeText } from './changes.ts'
 import type { EngineEvent, InstanceInfo } from '../events.ts'
+import { paint } from './style.ts'
 
 interface Deferred {
   promise: Promise<void>
@@ -76,7 +78,7 @@ export class TtyView {
   }
 
   #title(i: InstanceInfo): string {
-    return i.needs.length ? `${i.id} \x1b[2m← ${i.needs.join(', ')}\x1b[0m` : i.id
+    return i.needs.length ? `${i.id} ${paint('dim', `← ${i.needs.join(', ')}`)}` : i.id
   }
 
   #start(instances: InstanceInfo[], dryRun: boolean): void {
@@ -130,15 +132,18 @@ export class TtyView {
         task.output = e.line
         break
       case 'plan':
-        task.output = e.changes.length ? e.changes.map((c) => `would ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`).join('\n') : 'no changes'
+        task.output = e.changes.length ? e.changes.map((c) => `would ${changeText(c)}`).join('\n') : 'no changes'
+        break
+      case 'change':
+        task.output = `changed: ${changeText(e.change)}`
         break
       case 'retry':
         task.title = `${base} (attempt ${e.attempt - 1} failed: ${e.error.message}; retrying)`
         break
       case 'status':
         if (e.status === 'running') task.title = `${base}${e.attempt && e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`
-        else if (e.status === 'cached') task.title = `${base} \x1b[2m(already done: ${e.reason ?? ''})\x1b[0m`
-        else if (e.status === 'planned') task.title = `${base} \x1b[36m(would change: ${e.reason ?? ''})\x1b[0m`
+        else if (e.status === 'cached') task.title = `${base} ${paint('dim', `(already done: ${e.reason ?? ''})`)}`
+        else if (e.status === 'planned') task.title = `${base} ${paint('cyan', `(would change: ${e.reason ?? ''})`)}`
         else if (e.status === 'skipped' || e.status === 'blocked') task.skip(`${e.status}: ${e.reason ?? ''}`)
         else if (e.status === 'succeeded') task.title = base
         if (e.status !== 'pending' && e.status !== 'running') this.#settle(e)

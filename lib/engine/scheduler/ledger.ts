@@ -2,6 +2,7 @@ import type { EventBus, ErrorInfo, NodeStatus } from '../events.ts'
 import type { Instance } from '../instances.ts'
 import type { ResumePlan } from '../resume.ts'
 import type { NodeState, RunState, StateStore } from '../state.ts'
+import type { Change } from '../step.ts'
 
 /** When a node's work started and ended, as recorded with its final status. */
 export type Stamp = { finishedAt: string; durationMs: number }
@@ -68,6 +69,25 @@ export class NodeLedger {
   /** An attempt starts: counted on disk before it runs, so a crash mid-attempt still counts it. */
   running(id: string, attempt: number, patch: Partial<NodeState> = {}): void {
     this.record(id, { status: 'running', attempts: (this.get(id)?.attempts ?? 0) + 1, ...patch }, attempt)
+  }
+
+  /** Left unrun on purpose ("n" at the confirmation, or after a node left so): a resume runs it. */
+  pending(id: string, reason: string, stamp?: Stamp): void {
+    this.record(id, { status: 'pending', reason, ...stamp })
+  }
+
+  /** A change apply made (StepContext.changed): kept with the node, saved, and shown. */
+  changed(id: string, change: Change): void {
+    const cur = this.#nodes.get(id)!
+    const next = { ...cur, changes: [...(cur.changes ?? []), change] }
+    this.#nodes.set(id, next)
+    const { bus, state, store } = this.#o
+    if (state && store) {
+      state.nodes[id] = next
+      store.save(state)
+      store.appendEvent(state.runId, { type: 'change', node: id, change })
+    }
+    bus.emit({ type: 'change', id, change })
   }
 
   failed(id: string, error: ErrorInfo, stamp?: Stamp): void {

@@ -11,6 +11,7 @@ import { retry } from '../../retry.ts'
 import { underAttemptSignal } from './attempt-signal.ts'
 import { errorInfo, Interrupted, retryable } from './errors.ts'
 import { stampSince, type NodeLedger, type Stamp } from './ledger.ts'
+import { confirmWholePlan, Declined, type ConfirmGate } from './confirm.ts'
 
 /** What every node of one run shares: the options, the instances, the ledger and the parallelism limit. */
 export interface RunScope {
@@ -19,6 +20,8 @@ export interface RunScope {
   ledger: NodeLedger
   /** Runs a node's work in one of maxParallel slots (p-limit: first come, first served). */
   limit: LimitFunction
+  /** The run's one confirmation, and the nodes an "n" left pending. */
+  gate: ConfirmGate
 }
 
 export function scopeOf(run: RunScope, inst: Instance): Scope {
@@ -32,7 +35,7 @@ export function scopeOf(run: RunScope, inst: Instance): Scope {
   }
 }
 
-function stepContext(run: RunScope, inst: Instance, inputs: unknown, attempt: number, signal: AbortSignal, started: number): StepContext<unknown> {
+export function stepContext(run: RunScope, inst: Instance, inputs: unknown, attempt: number, signal: AbortSignal, started: number): StepContext<unknown> {
   const { o } = run
   const runId = o.state?.runId
   return {
@@ -51,6 +54,7 @@ function stepContext(run: RunScope, inst: Instance, inputs: unknown, attempt: nu
       o.bus.emit({ type: 'log', id: inst.id, line })
       if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
     },
+    changed: (change) => run.ledger.changed(inst.id, change),
     withTerminal: (fn) => o.io.withTerminal(fn),
     prompt: async (q) => (await o.io.prompt(q, signal)) ?? '',
     statuses: () => run.ledger.statuses(),
@@ -116,7 +120,7 @@ export async function executeNode(run: RunScope, inst: Instance, rawInputs: unkn
     return ledger.kept(inst.id, kept, o.previous?.runId)
   }
 
-  ledger.running(inst.id, 1, { startedAt: new Date(started).toISOString(), inputsHash, outputs: undefined, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined })
+  ledger.running(inst.id, 1, { startedAt: new Date(started).toISOString(), inputsHash, outputs: undefined, error: undefined, reason: undefined, finishedAt: undefined, durationMs: undefined, changes: undefined })
   // After SIGINT/SIGTERM an attempt that fails is interrupted, except in a finally node: it runs on.
   const interrupted = (e: unknown) => e instanceof Interrupted || (o.signal.aborted && !inst.node.isFinally)
   const ctxFor = (attempt: number, signal: AbortSignal) => stepContext(run, inst, inputs, attempt, signal, started)
@@ -127,8 +131,12 @@ export async function executeNode(run: RunScope, inst: Instance, rawInputs: unkn
       const pre = ctxFor(1, o.signal)
       const checked = step.alwaysRun ? undefined : await step.check(pre)
       if (checked?.done) return ledger.finished(inst.id, 'cached', { outputs: jsonOnly(checked.outputs), reason: checked.observed, ...stamp() })
-      await confirm(run, inst, step, pre)
+      await confirmWholePlan(run, inst, step, pre)
     } catch (e) {
+      if (e instanceof Declined) {
+        run.gate.declined.add(inst.id)
+        return ledger.pending(inst.id, 'not confirmed: nothing changed', stamp())
+      }
       if (o.signal.aborted) return ledger.interrupted(inst.id, stamp())
       return ledger.failed(inst.id, errorInfo(e), stamp())
     }
@@ -188,21 +196,6 @@ async function attemptOnce(run: RunScope, inst: Instance, step: StepDefinition, 
   const outputs = jsonOnly(await step.apply(ctx))
   if (step.verify) await step.verify(ctx, outputs)
   return { kind: 'applied', outputs }
-}
-
-async function confirm(run: RunScope, inst: Instance, step: StepDefinition, ctx: StepContext<unknown>): Promise<void> {
-  const { o } = run
-  if (!o.interactive) {
-    throw new OpsError(`${inst.id} changes things and needs confirmation`, { reason: 'NeedsConfirmation', hint: 'pass --yes (or CREDFLOW_YES=1) to confirm non-interactively' })
-  }
-  const plan = await step.plan(ctx)
-  const lines = plan.changes.map((c) => `  ${c.verb} ${c.target}${c.detail ? ` (${c.detail})` : ''}`)
-  for (const l of lines) ctx.log(`will${l.slice(1)}`)
-  // The question carries the changes itself: the live view steps aside while it is asked.
-  const answer = await o.io.prompt(`\n${inst.id} will:\n${lines.join('\n')}\nApply ${plan.changes.length} change(s)? [y/N] `, o.signal)
-  if (answer === null || !/^y(es)?$/i.test(answer.trim())) {
-    throw new OpsError(`${inst.id}: not confirmed, nothing changed`, { reason: 'NotConfirmed', hint: 'rerun and answer y, or pass --yes' })
-  }
 }
 
 function hashInputs(inputs: unknown): string {

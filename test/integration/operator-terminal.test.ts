@@ -1,0 +1,83 @@
+// gmail-reauth as the operator sees it at 2 a.m.: the real CLI on a pseudo-terminal (80x24,
+// then 200x50), against the real control plane and the Google stand-in, replayed into a
+// terminal emulator. The confirmation is the whole plan and names the cluster; "n" changes
+// nothing and exits 0; "y" ends with a static summary and a transcript free of token bytes.
+import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { GmailEnv } from '../e2e/gmail-env.ts'
+import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
+import type { ApiProxy } from '../e2e/api-proxy.ts'
+import type { ClusterView } from '../e2e/cluster.ts'
+import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
+import { FIXTURE } from '../k8s/fixtures.ts'
+import { onPty, SGR, type PtyResult } from '../fixtures/pty.ts'
+
+const kubeconfig = inject('kubeconfig')
+const ROOT = join(import.meta.dirname, '../..')
+let env: GmailEnv
+let proxy: ApiProxy
+let view: ClusterView
+let sets: string[]
+
+beforeAll(async () => {
+  ;({ env, proxy, view, sets } = await openProxiedSandbox(kubeconfig))
+})
+afterAll(() => closeProxiedSandbox(kubeconfig, { env, proxy }))
+
+function onTerminal(size: { cols: number; rows: number }, answer: string, extraEnv: Record<string, string> = {}): Promise<PtyResult> {
+  // A terminal user's environment: no CI, colour unless the test says NO_COLOR.
+  const { CI, NO_COLOR, ...base } = process.env
+  return onPty([process.execPath, join(ROOT, 'tasks/run.mjs'), 'gmail-reauth', ...sets], {
+    ...size,
+    cwd: ROOT,
+    env: { ...base, CREDFLOW_STATE_DIR: env.stateDir, KUBECONFIG: kubeconfig, ...extraEnv },
+    answers: [{ when: /\[y\/N\] $/, send: answer }],
+    deadlineMs: 100_000,
+  })
+}
+
+/** The scrollback as one line of words: text the terminal wrapped (or we wrapped) reads whole. */
+const flat = (r: PtyResult) => r.rows.join(' ').replace(/\s+/g, ' ')
+
+describe('the confirmation on a terminal', () => {
+  it('80x24: shows the whole plan, names the context and server, and "n" changes nothing (exit 0, the command to apply)', async () => {
+    await env.seedTokenFile()
+    const before = await view.snapshot()
+    const r = await onTerminal({ cols: 80, rows: 24 }, 'n')
+    const text = flat(r)
+    expect(r.code, text).toBe(0)
+    const plan = /Plan: 1 to replace, 1 to delete, 1 to restart in context (\S+) \(server (https?:\/\/127\.0\.0\.1:\d+), user (\S+)\)/.exec(text)
+    expect(plan, text).not.toBeNull()
+    expect(text).toContain(`Apply these 3 changes to context ${plan![1]}? [y/N] n`)
+    // Every change "y" would allow, in the --dry-run vocabulary, not only update-secret's.
+    expect(text).toMatch(new RegExp(`-/\\+ replace Secret ${FIXTURE.namespace}/${FIXTURE.secret} \\(key ${FIXTURE.key.replace(/\./g, '\\.')} <-`))
+    expect(text).toContain(`- delete Secret ${FIXTURE.namespace}/${FIXTURE.staleSecret} (stale copy of the token)`)
+    expect(text).toContain(`↻ restart Deployment ${FIXTURE.namespace}/${FIXTURE.deployment}`)
+    expect(text).toContain('Verdict: not confirmed, nothing changed (exit 0)')
+    expect(text).toMatch(/next: when the plan is right, apply it \(keeps what succeeded\): .*--resume/)
+    expect(r.overflowed, 'lines wider than 80 columns').toEqual([])
+    expect(SGR.test(r.raw), 'colour on a colour terminal').toBe(true)
+    expect(await view.snapshot()).toEqual(before)
+  })
+
+  it('200x50 with NO_COLOR=1: "y" applies, and the scrollback ends with the static summary and the transcript path; no escape colours, no token bytes', async () => {
+    const r = await onTerminal({ cols: 200, rows: 50 }, 'y', { NO_COLOR: '1' })
+    const text = flat(r)
+    expect(r.code, text).toBe(0)
+    expect(r.raw.match(SGR)?.[0], 'a colour sequence despite NO_COLOR=1').toBeUndefined()
+    expect(r.overflowed, 'lines wider than 200 columns').toEqual([])
+    // The static summary is the end of the scrollback: from the table's header on.
+    const end = r.rows.slice(r.rows.length - 1 - [...r.rows].reverse().findIndex((l) => /^NODE +STATUS/.test(l))).join('\n')
+    expect(end).toMatch(/^Changed: 1 replace, 1 delete, 1 restart in context \S+ \(server https?:\/\/127\.0\.0\.1:\d+, user \S+\)$/m)
+    expect(end).toMatch(/^ +-\/\+ replace Secret basketball-api\/gmail-oauth-token \(key gmail-westsidebasketball\.json sha256:[0-9a-f]{12} -> sha256:[0-9a-f]{12}, \d+ bytes\)$/m)
+    expect(end).toMatch(/^Verdict: succeeded \(exit 0\), run (\S+), \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → \d\d:\d\d:\d\d UTC \(\S+\)$/m)
+    const transcript = /^Transcript: (\S+)$/m.exec(end)?.[1]
+    expect(transcript, end).toBeDefined()
+    const record = readFileSync(transcript!.replace(/^~/, process.env.HOME ?? ''), 'utf8')
+    expect(record).toMatch(/\[update-secret\[basketball-api\]\] asked to confirm the plan \(1 to replace, 1 to delete, 1 to restart in context \S+ .*\): yes/)
+    expect(record).toMatch(/\[delete-stale\[basketball-api\]\] changed: delete Secret basketball-api\/gmail-oauth-westsidebasketball/)
+    expect(record).toContain('Verdict: succeeded (exit 0)')
+    expect(findLeaks({ transcript: record, screen: r.raw }, secretNeedles(env.standIn, [readFileSync(env.tokenFile)]))).toEqual([])
+  })
+})
