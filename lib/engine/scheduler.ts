@@ -15,7 +15,8 @@ import { ConfirmGate } from './scheduler/confirm.ts'
 import type { PlannedNode } from './render/confirm.ts'
 
 export interface TerminalIo {
-  withTerminal<T>(fn: () => Promise<T>): Promise<T>
+  /** `fn` owns the terminal (the live view steps aside); `who` says which node, and until when its timeout lets it. */
+  withTerminal<T>(fn: () => Promise<T>, who?: { node: string; deadline?: Date }): Promise<T>
   /** One line from the operator; null at end of input or when `signal` aborts. */
   prompt(question: string, signal?: AbortSignal): Promise<string | null>
   /** Shows the whole plan and asks once; true only for an explicit yes. */

@@ -1,7 +1,7 @@
 // What an operator sees on a real terminal: the run replayed into a terminal emulator at
 // 80x24 and at a wide size, with and without colour.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
-import { sandbox, ROOT, RUN_MJS, type Sandbox } from '../fixtures/engine/harness.ts'
+import { sandbox, privateWorkflows, ROOT, RUN_MJS, type Sandbox } from '../fixtures/engine/harness.ts'
 import { onPty, SGR } from '../fixtures/pty.ts'
 
 let sb: Sandbox
@@ -29,5 +29,26 @@ describe('a run on a terminal', () => {
       expect(r.code).toBe(1)
       expect(r.raw.match(SGR)?.[0], r.raw.slice(0, 400)).toBeUndefined()
     }
+  })
+})
+
+describe('a step that takes the terminal (a consent)', () => {
+  it('is announced with its deadline while the live view steps aside, and its return with the time it took', async () => {
+    const wf = privateWorkflows(sb.root, {
+      'consent.yaml': `version: 1
+name: consent
+description: hands the terminal over
+nodes:
+  first: { run: demo/noop }
+  consent: { run: demo/handover, needs: [first], interactive: true, timeout: 15m }
+`,
+    })
+    const { NO_COLOR, ...env } = sb.env
+    const r = await cli(['consent'], { cols: 80, rows: 24 }, { ...env, CREDFLOW_WORKFLOWS_DIR: wf })
+    expect(r.code, r.text).toBe(0)
+    expect(r.text).toMatch(/── consent has the terminal since \d\d:\d\d:\d\d UTC, gives up at \d\d:\d\d:\d\d UTC \(15m0s\s+from now\);\s+Ctrl-C stops, --resume continues\nthe child process has the terminal\n── consent handed the terminal back after \d+ms/)
+    expect(r.overflowed).toEqual([])
+    // The node list as it stood is left on the screen above the step's own output.
+    expect(r.text.indexOf('consent ← first')).toBeLessThan(r.text.indexOf('── consent has the terminal'))
   })
 })

@@ -4,7 +4,9 @@ import type { CliArgs } from '../args.ts'
 import type { TtyView } from '../render/tty.ts'
 import type { TerminalIo } from '../scheduler.ts'
 import { confirmText } from '../render/confirm.ts'
-import { terminalWidth } from '../render/style.ts'
+import { paint, terminalWidth, wrap } from '../render/style.ts'
+import { clock } from '../render/final.ts'
+import { formatDuration } from '../../duration.ts'
 import { Refusal, writeRefusal, type CliContext } from './context.ts'
 
 /** The terminal and the process around one run or --status: signals, the live view, stdin. */
@@ -33,7 +35,7 @@ export async function withSession(ctx: CliContext, args: CliArgs, fn: (s: Sessio
 
   const tty = isTty && !args.json ? await import('../render/tty.ts').then((m) => new m.TtyView()) : undefined
   const io: TerminalIo = {
-    withTerminal: (fn) => (tty ? tty.withTerminal(fn) : fn()),
+    withTerminal: (fn, who) => (tty ? tty.withTerminal(who ? () => announced(err, who, fn) : fn) : fn()),
     // One reader of stdin for the whole run (steps read pastes from it too); a piped or
     // closed stdin answers null instead of leaving a question pending forever.
     prompt: (q, signal) => {
@@ -75,6 +77,22 @@ export async function withSession(ctx: CliContext, args: CliArgs, fn: (s: Sessio
     for (const s of signals) process.off(s, onSignal)
     releaseStdin()
     for (const s of [out, err]) s.off?.('error', onPipeError)
+  }
+}
+
+/**
+ * While a step owns the terminal the live view is paused: say whose turn it is, since when and
+ * until when its timeout waits (the consent deadline), and how long it took when it hands back.
+ */
+async function announced<T>(err: NodeJS.WriteStream, who: { node: string; deadline?: Date }, fn: () => Promise<T>): Promise<T> {
+  const started = new Date()
+  const until = who.deadline ? `, gives up at ${clock(who.deadline).slice(11)} (${formatDuration(who.deadline.getTime() - started.getTime())} from now)` : ''
+  const line = (s: string) => err.write(wrap(s, terminalWidth(err) ?? 80).map((l) => paint('dim', l)).join('\n') + '\n')
+  line(`── ${who.node} has the terminal since ${clock(started).slice(11)}${until}; Ctrl-C stops, --resume continues`)
+  try {
+    return await fn()
+  } finally {
+    line(`── ${who.node} handed the terminal back after ${formatDuration(Date.now() - started.getTime())}`)
   }
 }
 

@@ -33,10 +33,17 @@ class PausableRenderer extends DefaultRenderer {
   pause(): void {
     if (this.#released) return
     const self = this as unknown as { spinner: { stop(): void }; updater?: { clear(): void; done(): void }; logger: { process: { release(): void } } }
+    // Leave the node list as it stands on the screen (done(), not clear()): the step's own
+    // output (a consent URL, a question) goes below it, and the next frame is drawn after that.
+    super.update()
     self.spinner.stop()
-    self.updater?.clear()
+    self.updater?.done()
     self.logger.process.release()
     this.#released = true
+  }
+  /** listr2 redraws on every task event; while a step owns the terminal nothing may be drawn over it. */
+  override update(): void {
+    if (!this.#released) super.update()
   }
   resume(): void {
     if (!this.#released) return

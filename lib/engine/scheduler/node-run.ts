@@ -38,6 +38,7 @@ export function scopeOf(run: RunScope, inst: Instance): Scope {
 export function stepContext(run: RunScope, inst: Instance, inputs: unknown, attempt: number, signal: AbortSignal, started: number): StepContext<unknown> {
   const { o } = run
   const runId = o.state?.runId
+  const contextMadeAt = Date.now()
   return {
     node: inst.id,
     inputs,
@@ -55,10 +56,15 @@ export function stepContext(run: RunScope, inst: Instance, inputs: unknown, atte
       if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
     },
     changed: (change) => run.ledger.changed(inst.id, change),
-    withTerminal: (fn) => o.io.withTerminal(fn),
+    // The deadline the operator races while a consent has the terminal: this attempt's timeout.
+    withTerminal: (fn) => o.io.withTerminal(fn, { node: inst.id, deadline: timeoutMs(inst) === undefined ? undefined : new Date(contextMadeAt + timeoutMs(inst)!) }),
     prompt: async (q) => (await o.io.prompt(q, signal)) ?? '',
     statuses: () => run.ledger.statuses(),
   }
+}
+
+function timeoutMs(inst: Instance): number | undefined {
+  return inst.node.spec.timeout ? parseDuration(inst.node.spec.timeout) : undefined
 }
 
 /** The node's step, or undefined once its import failure is recorded as the node's failure. */
