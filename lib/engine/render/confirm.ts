@@ -16,7 +16,7 @@ export interface PlannedNode {
 }
 
 /** Lines wider than `width` wrap with a hanging indent; undefined: no terminal, left whole. */
-function fit(line: string, width: number | undefined, indent: number): string[] {
+function fitLine(line: string, width: number | undefined, indent: number): string[] {
   if (width === undefined || visibleWidth(line) <= width) return [line]
   const lead = line.slice(0, indent)
   return wrap(line.slice(indent), width - indent - 2).map((l, i) => (i === 0 ? lead + l : ' '.repeat(indent + 2) + l))
@@ -27,14 +27,14 @@ export function confirmText(plan: readonly PlannedNode[], width?: number): strin
   const all = plan.flatMap((p) => p.changes)
   const lines: string[] = ['', paint('bold', 'This run will make these changes:')]
   for (const p of plan) {
-    lines.push(...fit(`  ${p.id}${p.note ? `: ${p.note}` : ''}`, width, 2))
+    lines.push(...fitLine(`  ${p.id}${p.note ? `: ${p.note}` : ''}`, width, 2))
     for (const c of p.changes) lines.push(...changeLines(c, 4, width))
-    if (p.problem) lines.push(...fit(`    ${paint('red', '✖ its plan failed:')} ${p.problem}`, width, 6))
+    if (p.problem) lines.push(...fitLine(`    ${paint('red', '✖ its plan failed:')} ${p.problem}`, width, 6))
   }
-  lines.push('', ...fit(`${paint('bold', 'Plan:')} ${planSummary(all)}`, width, 0))
+  lines.push('', ...fitLine(`${paint('bold', 'Plan:')} ${planSummary(all)}`, width, 0))
   const contexts = [...new Set(all.flatMap((c) => (c.context ? [/^context (\S+)/.exec(c.context)?.[1] ?? c.context] : [])))]
   const problems = plan.filter((p) => p.problem).length
-  if (problems) lines.push(...fit(paint('red', `${problems} node(s) could not state their plan (see above): they may fail after the changes before them are made.`), width, 0))
+  if (problems) lines.push(...fitLine(paint('red', `${problems} node(s) could not state their plan (see above): they may fail after the changes before them are made.`), width, 0))
   const n = all.filter(isChange).length
   const question = `Apply ${n === 1 ? 'this change' : `these ${n} changes`}${contexts.length ? ` to context ${contexts.join(' and ')}` : ''}? [y/N] `
   return lines.join('\n') + '\n' + question
