@@ -17,7 +17,7 @@ export const PY_DIR = join(ROOT, 'test/python')
 
 /** The venv's python; fails (never skips) when the setup did not install it. */
 export function venvPython(): string {
-  const dir = execFileSync('bash', [join(ROOT, 'scripts/python-clients.sh'), '--print-dir'], { encoding: 'utf8' }).trim()
+  const dir = execFileSync('bash', [join(ROOT, 'scripts/python-clients.sh'), '--print-dir'], { encoding: 'utf8', timeout: 30_000 }).trim()
   const python = join(dir, 'bin/python')
   if (!existsSync(python)) throw new Error(`${python} is missing: run bash scripts/python-clients.sh (npm test's pretest does)`)
   return python
