@@ -45,7 +45,7 @@ export const GMAIL_SCOPE_INCLUSIONS: readonly Inclusion[] = [
   {
     broader: MAIL_GOOGLE_COM,
     narrower: `${GMAIL}modify`,
-    source: `users.messages.modify/batchModify/trash/untrash, users.threads.modify/trash/untrash and every other method listing gmail.modify also list https://mail.google.com/ (${REFERENCE}users.messages/modify)`,
+    source: `users.messages.modify/batchModify/trash/untrash, users.threads.modify/trash/untrash, users.labels.*, users.drafts.* and the settings getters (users.settings.getVacation) list https://mail.google.com/ beside gmail.modify (${REFERENCE}users.messages/modify)`,
   },
 ]
 

@@ -369,7 +369,7 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
   try {
     previous = readTokenFile(path)
   } catch {
-    previous = undefined // missing or broken: a fresh google-auth file is written
+    previous = undefined // missing or empty (check refuses a broken one): a fresh file in tokenFormat is written
   }
   const client = clientFor(previous, i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, path)
   const format = outputFormat(i)
