@@ -9,7 +9,6 @@
 set -euo pipefail
 
 STEPS=(reauth verify-scopes map-key update-secret delete-stale restart verify-decode)
-NODE_MIN=20.19
 # A run id as the engine prints it, e.g. 20261125T014000Z-ab12.
 RUN_ID_RE='^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$'
 
@@ -113,14 +112,15 @@ fi
 # --- prerequisites -------------------------------------------------------------------
 [[ -f "$ROOT/tasks/run.mjs" ]] || die "$ROOT is not a credflow checkout (no tasks/run.mjs)"
 
-command -v node >/dev/null || die "node not found: install Node.js >= $NODE_MIN (credflow runs on Node 20)"
+command -v node >/dev/null || die "node not found: install Node.js 24 LTS (or 22 from 22.19)"
 node_version=$(node -p 'process.versions.node' 2>/dev/null) || die "node does not run: $(command -v node)"
-if [[ "$(printf '%s\n' "$NODE_MIN" "$node_version" | sort -V | head -n1)" != "$NODE_MIN" ]]; then
-  die "node $node_version is too old: credflow needs Node.js >= $NODE_MIN ($(command -v node))"
+# The one support policy, also asked by tasks/run.mjs: lib/node-support.mjs (plain JavaScript).
+if ! why=$(node "$ROOT/lib/node-support.mjs" "$node_version" 2>&1); then
+  die "$(command -v node): ${why#credflow: }"
 fi
 
 missing=()
-for dep in zx tsx yaml zod @kubernetes/client-node; do
+for dep in zx yaml zod @kubernetes/client-node; do
   [[ -e "$ROOT/node_modules/$dep/package.json" ]] || missing+=("$dep")
 done
 [[ -x "$ROOT/node_modules/.bin/zx" ]] || missing+=(".bin/zx")

@@ -2,7 +2,7 @@
 // Median wall time over BENCH_RUNS (default 15) runs of each command, interleaved so a
 // noisy neighbour hurts every command alike, and the overhead over bare `node -e ''`.
 // Target: at most 300 ms over bare Node. `npm run bench -- --breakdown` also times the
-// phases inside one start (importing tsx, registering its hook, importing the engine).
+// phases inside one start (importing zod, yaml, the engine).
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -57,7 +57,7 @@ const median = (xs: number[]) => {
 }
 
 function bench(): void {
-  for (const c of commands) once(c) // warm the OS cache and tsx's transform cache
+  for (const c of commands) once(c) // warm the OS cache and the client-node bundle
   const wall = new Map<string, number[]>(commands.map((c) => [c.label, []]))
   const cpu = new Map<string, number[]>(commands.map((c) => [c.label, []]))
   for (let i = 0; i < RUNS; i++) {
@@ -94,17 +94,15 @@ function loadavg(): string {
 function breakdown(): void {
   const script = `
     const t = [performance.now()]
-    const { register } = await import('tsx/esm/api'); t.push(performance.now())
-    await Promise.all([import('zod'), import('yaml')]); t.push(performance.now())
-    register(); t.push(performance.now())
+    await import('zod'); t.push(performance.now())
+    await import('yaml'); t.push(performance.now())
     await import('./lib/engine/cli.ts'); t.push(performance.now())
     await import('./test/fixtures/engine/tasks/demo/noop.ts'); t.push(performance.now())
     console.log(JSON.stringify(t.slice(1).map((x, i) => x - t[i])))`
   const phases = [
-    'import tsx',
-    'import zod + yaml natively (before the hooks)',
-    'register() (starts the loader thread)',
-    'import lib/engine/cli.ts (through tsx)',
+    'import zod',
+    'import yaml',
+    'import lib/engine/cli.ts (type stripping)',
     'import a step (demo/noop.ts)',
   ]
   const samples: number[][] = []

@@ -43,8 +43,10 @@ export interface Problem {
 
 /** Every problem in a workflow file, each with `file:line:col`. Exit code 2. */
 export class WorkflowError extends Error {
-  constructor(readonly problems: Problem[]) {
+  readonly problems: Problem[]
+  constructor(problems: Problem[]) {
     super(problems.map(formatProblem).join('\n'))
+    this.problems = problems
     this.name = 'WorkflowError'
   }
 }

@@ -16,8 +16,12 @@ export interface LockHolder {
 
 /** The lock cannot be taken: exit code 3. */
 export class LockHeldError extends Error {
-  constructor(message: string, readonly path: string, readonly holder?: LockHolder) {
+  readonly path: string
+  readonly holder?: LockHolder
+  constructor(message: string, path: string, holder?: LockHolder) {
     super(message)
+    this.path = path
+    this.holder = holder
     this.name = 'LockHeldError'
   }
 }

@@ -68,7 +68,12 @@ function ensurePrivateDir(dir: string): void {
 
 /** The on-disk home of one workflow's runs: `<stateDir>/<workflow>/{lock,runs/<id>/{state.json,events.jsonl}}`. */
 export class StateStore {
-  constructor(readonly stateDir: string, readonly workflow: string) {}
+  readonly stateDir: string
+  readonly workflow: string
+  constructor(stateDir: string, workflow: string) {
+    this.stateDir = stateDir
+    this.workflow = workflow
+  }
 
   get workflowDir(): string {
     return join(this.stateDir, this.workflow)

@@ -97,8 +97,12 @@ function dig(value: unknown, path: string[], text: string): unknown {
 }
 
 export class MissingOutputError extends TemplateError {
-  constructor(readonly node: string, readonly key: string) {
+  readonly node: string
+  readonly key: string
+  constructor(node: string, key: string) {
     super(`needs output "${key}" of ${node}, which is not known yet`)
+    this.node = node
+    this.key = key
   }
 }
 

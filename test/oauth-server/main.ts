@@ -1,6 +1,6 @@
 /**
  * Run the Google stand-in on its own for demos:
- *   npx tsx test/oauth-server/main.ts [--port N] [--auto-approve] [--testing] [--email a@b] [--client-id ID --client-secret S]
+ *   node test/oauth-server/main.ts [--port N] [--auto-approve] [--testing] [--email a@b] [--client-id ID --client-secret S]
  * Prints one JSON line: {url, endpoints, client: {id, secret, testing}, account}. Drive it with POST /_control/<method>.
  * The client secret it prints is the stand-in's own, made up on the spot.
  */

@@ -83,7 +83,9 @@ export class GoogleModel {
   /** Every account the browser is signed in to (Google's account chooser), by email. */
   readonly sessions = new Set<string>()
 
-  constructor(readonly clock: Clock) {
+  readonly clock: Clock
+  constructor(clock: Clock) {
+    this.clock = clock
     this.signedIn = this.setAccount({ email: 'operator@example.com' })
   }
 

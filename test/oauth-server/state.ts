@@ -39,7 +39,9 @@ export class StandInState {
   readonly tokenFaults: TokenFault[] = []
   readonly requests: RequestRecord[] = []
 
-  constructor(readonly clock: Clock) {
+  readonly clock: Clock
+  constructor(clock: Clock) {
+    this.clock = clock
     this.model = new GoogleModel(clock)
   }
 }

@@ -318,7 +318,7 @@ describe('control API', () => {
 
 describe('CLI (test/oauth-server/main.ts)', () => {
   it('prints one JSON line with its URL and a client, and serves until SIGTERM', { timeout: 90_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/oauth-server/main.ts', '--auto-approve', '--testing', '--email', 'demo@example.com'], {
+    const child = spawn(process.execPath, ['test/oauth-server/main.ts', '--auto-approve', '--testing', '--email', 'demo@example.com'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     try {

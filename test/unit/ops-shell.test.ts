@@ -4,7 +4,7 @@
 // PATH built for each test, so nothing here changes the real node_modules or needs a cluster
 // (the no-kubectl probe links the real @kubernetes/client-node and talks to a local HTTP server).
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -39,9 +39,11 @@ function sandbox(opts: { deps?: boolean; kubectl?: 'ok' | 'no-context' | 'unreac
   const log = join(dir, 'engine.log')
   mkdirSync(join(root, 'tasks'), { recursive: true })
   writeFileSync(join(root, 'tasks/run.mjs'), '')
+  mkdirSync(join(root, 'lib'))
+  copyFileSync(join(REPO_ROOT, 'lib/node-support.mjs'), join(root, 'lib/node-support.mjs'))
   const kubectl = opts.kubectl ?? 'ok'
   if (opts.deps ?? true) {
-    for (const dep of ['zx', 'tsx', 'yaml', 'zod', '@kubernetes/client-node']) {
+    for (const dep of ['zx', 'yaml', 'zod', '@kubernetes/client-node']) {
       mkdirSync(join(root, 'node_modules', dep), { recursive: true })
       writeFileSync(join(root, 'node_modules', dep, 'package.json'), '{}')
     }
@@ -57,7 +59,8 @@ function sandbox(opts: { deps?: boolean; kubectl?: 'ok' | 'no-context' | 'unreac
   for (const tool of ['bash', 'sort', 'head', 'dirname', 'cat']) {
     symlinkSync(['/usr/bin', '/bin'].map((d) => join(d, tool)).find(existsSync)!, join(bin, tool))
   }
-  if (opts.node) executable(join(bin, 'node'), `#!/bin/bash\necho ${opts.node}\n`)
+  // A node that reports another version to `node -p` and otherwise is the real one.
+  if (opts.node) executable(join(bin, 'node'), `#!/bin/bash\n[[ $1 == -p ]] && { echo ${opts.node}; exit; }\nexec ${process.execPath} "$@"\n`)
   else symlinkSync(process.execPath, join(bin, 'node'))
   if (kubectl !== 'absent') {
     executable(join(bin, 'kubectl'), [
@@ -168,21 +171,24 @@ describe('prerequisites', () => {
     const r = run(sb, ['--dry-run'])
     expect(r.status).toBe(1)
     expect(r.stderr).toContain(`dependencies are not installed in ${sb.root}/node_modules`)
-    expect(r.stderr).toContain('missing: zx tsx yaml zod @kubernetes/client-node .bin/zx')
+    expect(r.stderr).toContain('missing: zx yaml zod @kubernetes/client-node .bin/zx')
     expect(r.stderr).toContain(`run \`npm ci\` in ${sb.root}`)
     expect(engineCalls(sb)).toEqual([])
   })
 
-  it('refuses a Node.js older than 20.19', () => {
-    const sb = sandbox({ node: '20.18.3' })
-    const r = run(sb, [])
-    expect(r.status).toBe(1)
-    expect(r.stderr).toContain('node 20.18.3 is too old: credflow needs Node.js >= 20.19')
+  it('refuses Node.js 20 (end-of-life) and 22 before 22.19, naming the supported versions', () => {
+    for (const [node, why] of [['20.20.2', 'Node 20 is end-of-life'], ['22.18.0', 'upgrade to the latest 22.x']]) {
+      const sb = sandbox({ node })
+      const r = run(sb, [])
+      expect(r.status).toBe(1)
+      expect(r.stderr).toContain(`Node ${node} is not supported (${why}): credflow runs on Node 24 LTS, or Node 22 from 22.19`)
+      expect(r.stderr).toContain("test/node/fetch.sh' 24")
+      expect(engineCalls(sb)).toEqual([])
+    }
   })
 
-  it('accepts Node.js 20.19 and 22', () => {
-    expect(run(sandbox({ node: '20.19.0' }), []).status).toBe(0)
-    expect(run(sandbox({ node: '22.3.0' }), []).status).toBe(0)
+  it('accepts Node.js 22.19 and later, 24 and 26', () => {
+    for (const node of ['22.19.0', '24.0.0', '26.1.0']) expect(run(sandbox({ node }), []).status).toBe(0)
   })
 
   it('reports a missing kube context', () => {

@@ -23,15 +23,20 @@ export interface CliContext {
  * (stderr text, and the --json document when asked for).
  */
 export class Refusal extends Error {
-  constructor(
-    readonly status: RefusalStatus,
-    readonly exitCode: ExitCode,
-    readonly error: string,
-    readonly text: string,
-    readonly hint?: string,
-    readonly extra?: Record<string, unknown>,
-  ) {
+  readonly status: RefusalStatus
+  readonly exitCode: ExitCode
+  readonly error: string
+  readonly text: string
+  readonly hint?: string
+  readonly extra?: Record<string, unknown>
+  constructor(status: RefusalStatus, exitCode: ExitCode, error: string, text: string, hint?: string, extra?: Record<string, unknown>) {
     super(error)
+    this.status = status
+    this.exitCode = exitCode
+    this.error = error
+    this.text = text
+    this.hint = hint
+    this.extra = extra
   }
 }
 
