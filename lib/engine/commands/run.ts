@@ -28,7 +28,7 @@ export async function runCommand(ctx: CliContext, args: CliArgs): Promise<number
 }
 
 async function run(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session): Promise<number> {
-  const { wf, store, previous, next } = s
+  const { store, previous } = s
   const driftNote = previous ? refuseDrift(args, s) : undefined
   const { bus, plans } = wireBus(ctx, args, session)
   if (driftNote) bus.emit({ type: 'notice', message: `${driftNote}: continuing` })
