@@ -273,16 +273,4 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     expect(r.stdout).toMatch(/restarted Deployment basketball-api\/basketball-api/)
     await expectWorldGood({ grant, generationBefore: before })
   })
-
-  it('a host 5 minutes behind, killed right after its restart patch: --resume waits instead of restarting again', async () => {
-    const grant = await newGrant()
-    await restoreStale()
-    const before = await generation()
-    const killed = await run([...sets, '--yes'], { ...skewed('-5m'), CREDFLOW_TEST_CRASH_AT: 'restart:patched' })
-    expect(killed.signal).toBe('SIGKILL')
-    const r = await run([...sets, '--yes', '--resume'], skewed('-5m'))
-    expect(r.code, r.stdout + r.stderr).toBe(0)
-    expect(r.stdout).toMatch(new RegExp(`already restarted at \\S+; waiting only \\(its pod template was restarted for Secret ${re(FIXTURE.secret)} uid`))
-    await expectWorldGood({ grant, generationBefore: before })
-  })
 })
