@@ -21,7 +21,6 @@ const kubeconfig = inject('kubeconfig')
 const ns = FIXTURE.namespace
 const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
 const SECRET_PATH = `/api/v1/namespaces/${ns}/secrets/${FIXTURE.secret}`
-const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 let env: GmailEnv
 let proxy: ApiProxy
