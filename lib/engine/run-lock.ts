@@ -53,8 +53,10 @@ export function defineRunLock<In>(def: RunLockDefinition<In>): RunLockDefinition
 
 /** Another run holds the workflow's lock: exit code 3. */
 export class RunLockHeldError extends OpsError {
-  constructor(message: string, hint: string, readonly holder?: Record<string, unknown>) {
+  readonly holder?: Record<string, unknown>
+  constructor(message: string, hint: string, holder?: Record<string, unknown>) {
     super(message, { reason: 'Locked', hint })
+    this.holder = holder
     this.name = 'RunLockHeldError'
   }
 }

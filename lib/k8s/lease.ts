@@ -74,7 +74,10 @@ export function leaseTiming(durationMs: number): LeaseTiming {
 /** The apiserver's clock as seen in Date headers; second precision. */
 export class ServerClock {
   offsetMs: number | undefined
-  constructor(private readonly localNow: () => number = Date.now) {}
+  private readonly localNow: () => number
+  constructor(localNow: () => number = Date.now) {
+    this.localNow = localNow
+  }
   observe(dateHeader: string | undefined, sentAt: number, receivedAt: number): void {
     const server = dateHeader ? Date.parse(dateHeader) : NaN
     if (Number.isNaN(server)) return
@@ -151,7 +154,11 @@ function toBody(ref: LeaseRef, r: LeaseRecord, resourceVersion?: string): V1Leas
 export class LeaseClient {
   readonly clock: ServerClock
   #api: Promise<import('@kubernetes/client-node').CoordinationV1Api>
-  constructor(readonly kube: Kube, readonly ref: LeaseRef, clock?: ServerClock) {
+  readonly kube: Kube
+  readonly ref: LeaseRef
+  constructor(kube: Kube, ref: LeaseRef, clock?: ServerClock) {
+    this.kube = kube
+    this.ref = ref
     this.clock = clock ?? new ServerClock()
     this.#api = clientNode().then((k8s) => kube.kc.makeApiClient(k8s.CoordinationV1Api))
   }
@@ -205,8 +212,10 @@ export class LeaseClient {
 
 /** Another run holds the Lease: exit code 3. */
 export class LeaseHeldError extends OpsError {
-  constructor(message: string, readonly observed: ObservedLease, hint: string) {
+  readonly observed: ObservedLease
+  constructor(message: string, observed: ObservedLease, hint: string) {
     super(message, { reason: 'LeaseHeld', hint })
+    this.observed = observed
   }
 }
 
@@ -235,7 +244,9 @@ export class LeaseLock {
   readonly client: LeaseClient
   readonly o: Required<Omit<LeaseLockOptions, 'holderGone' | 'log'>> & Pick<LeaseLockOptions, 'holderGone' | 'log'>
 
-  constructor(kube: Kube, readonly ref: LeaseRef, opts: LeaseLockOptions, clock?: ServerClock) {
+  readonly ref: LeaseRef
+  constructor(kube: Kube, ref: LeaseRef, opts: LeaseLockOptions, clock?: ServerClock) {
+    this.ref = ref
     this.client = new LeaseClient(kube, ref, clock)
     this.o = { monotonic: () => performance.now(), ...opts }
   }
