@@ -69,6 +69,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'output', short: 'o', env: 'CREDFLOW_OUTPUT', kind: 'string', arg: 'FORMAT', help: 'json (as --json), yaml, or wide (lines left whole)' },
   { name: 'version', env: '', kind: 'bool', help: 'print the version and exit' },
   { name: 'no-color', env: '', kind: 'bool', help: 'no colour (so does NO_COLOR set to anything, or TERM=dumb)' },
+  { name: 'allow-older-grant', env: 'CREDFLOW_ALLOW_OLDER_GRANT', kind: 'bool', help: 'let an older grant (an earlier consent) replace a newer one in the cluster; same as --set allowOlderGrant=true' },
   { name: 'list', env: 'CREDFLOW_LIST', kind: 'bool', help: 'list the workflows (in workflows/, or CREDFLOW_WORKFLOWS_DIR)' },
   { name: 'help', short: 'h', env: '', kind: 'bool', help: 'show help (after a workflow name: its params and nodes)' },
 ]
@@ -186,6 +187,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (output !== undefined && !/^(json|yaml|wide)$/.test(output)) throw new UsageError(`-o ${output}: expected json, yaml or wide${didYouMean(output, ['json', 'yaml', 'wide'])}`)
   // --context and --kubeconfig are kubectl's names for two params: a --set of them.
   for (const name of ['context', 'kubeconfig']) if (seen.has(name)) set.push([name, seen.get(name) as string])
+  // Sugar for the param of that name (a workflow without it says so, as for any unknown --set).
+  if (bool('allow-older-grant')) set.push(['allowOlderGrant', 'true'])
   const args: CliArgs = {
     workflow: positionals[0] ?? (env.CREDFLOW_WORKFLOW || undefined),
     help: bool('help'),

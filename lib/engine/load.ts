@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import { basename, isAbsolute, relative, resolve } from 'node:path'
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml'
 import type { ZodType } from 'zod'
-import { WorkflowSchema, NodeSchema, ParamSchema, type NodeSpec, type ParamSpec, type WorkflowFile } from './schema.ts'
+import { WorkflowSchema, NodeSchema, ParamSchema, LockSchema, type NodeSpec, type ParamSpec, type LockSpec, type WorkflowFile } from './schema.ts'
 import { topoOrder, ancestorsOf } from './graph.ts'
 import { referencesOf, conditionExpression, parseExpression, TemplateError } from './template.ts'
 import { checkParamValue } from './params.ts'
@@ -26,6 +26,8 @@ export interface Workflow {
   /** Per node and param, over the parsed file: a resume says which changed, and ignores layout and comments. */
   definition: DefinitionHashes
   params: Record<string, ParamSpec>
+  /** Held for the whole run (`lock:`), e.g. a Kubernetes Lease. */
+  lock?: LockSpec
   /** Topological order, `finally` nodes last. */
   nodes: WorkflowNode[]
   byId: Map<string, WorkflowNode>
@@ -192,6 +194,20 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
       }
     }
   }
+  if (wf.lock) {
+    if (!opts.taskExists(wf.lock.run)) at(['lock', 'run'], `unknown task "${wf.lock.run}": no file tasks/${wf.lock.run}.ts`)
+    for (const [k, v] of Object.entries(wf.lock.with ?? {})) {
+      try {
+        for (const r of referencesOf(v)) {
+          if (r.kind !== 'param') at(['lock', 'with', k], 'the lock is taken before any node runs: only ${{ params.x }} can be used here')
+          else if (!declaredParams.includes(r.name)) at(['lock', 'with', k], `unknown param "${r.name}" (declared: ${declaredParams.join(', ') || 'none'})`)
+        }
+      } catch (e) {
+        if (e instanceof TemplateError) at(['lock', 'with', k], `bad template: ${e.message}`)
+        else throw e
+      }
+    }
+  }
   if (problems.length || !parsed.success || 'cycle' in topo) throw new WorkflowError(problems)
 
   // Finally nodes run after every regular node; keep them last in display order.
@@ -204,6 +220,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
     hash: 'sha256:' + createHash('sha256').update(text).digest('hex'),
     definition: definitionHashes(wf),
     params,
+    lock: wf.lock,
     nodes,
     byId: new Map(nodes.map((n) => [n.id, n])),
     position: (path, key) => lc.linePos(locate(doc, path, key)),
@@ -235,6 +252,7 @@ function salvage(raw: unknown): WorkflowFile {
     params: part(r.params, ParamSchema),
     nodes: part(r.nodes, NodeSchema),
     finally: part(r.finally, NodeSchema),
+    lock: LockSchema.safeParse(r.lock).data,
   }
 }
 

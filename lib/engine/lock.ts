@@ -86,7 +86,7 @@ function readLock(path: string): LockFile {
 }
 
 /** Why a holder on this host is no longer running, or undefined when it is (or cannot be checked). */
-function staleReason(h: LockHolder): string | undefined {
+export function staleReason(h: Pick<LockHolder, 'host' | 'pid' | 'bootId' | 'procStart'>): string | undefined {
   if (h.host !== hostname()) return undefined // another host's process cannot be checked from here
   if (!alive(h.pid)) return 'which is no longer running'
   const boot = bootId()

@@ -55,6 +55,14 @@ export const NodeSchema = z
   })
   .describe('A node of the DAG')
 
+export const LockSchema = z
+  .strictObject({
+    run: z.string().regex(/^[a-z0-9-]+(\/[a-z0-9-]+)*$/, 'must be a task id like k8s/lease').describe('Task id: tasks/<id>.ts, exporting a run lock (acquire, inspect)'),
+    description: z.string().optional(),
+    with: z.record(z.string(), z.unknown()).optional().describe('Inputs; strings may hold ${{ params.x }} (no outputs: the lock is taken before any node runs)'),
+  })
+  .describe('A lock held for the whole run, e.g. a Kubernetes Lease: taken before the first node, renewed while the run lives, released at the end; a run that cannot take it exits 3')
+
 export const WorkflowSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -64,12 +72,14 @@ export const WorkflowSchema = z
     params: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'param names are camelCase identifiers'), ParamSchema).optional(),
     nodes: z.record(Id, NodeSchema).refine((n) => Object.keys(n).length > 0, 'a workflow needs at least one node'),
     finally: z.record(Id, NodeSchema).optional().describe('Nodes that always run, after the others, and see every status'),
+    lock: LockSchema.optional(),
   })
   .describe('A credflow workflow: a DAG of idempotent steps')
 
 export type WorkflowFile = z.infer<typeof WorkflowSchema>
 export type NodeSpec = z.infer<typeof NodeSchema>
 export type ParamSpec = z.infer<typeof ParamSchema>
+export type LockSpec = z.infer<typeof LockSchema>
 
 export function workflowJsonSchema(): unknown {
   return z.toJSONSchema(WorkflowSchema, { target: 'draft-7', io: 'input' })

@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import { expandInstances } from './instances.ts'
 import { inspectLock } from './lock.ts'
+import { inspectWorkflowLock } from './cli/workflow-lock.ts'
+import { leftoverLines } from './leftovers.ts'
 import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
 import type { NextCommands } from './command.ts'
 import type { Workflow } from './load.ts'
@@ -23,14 +25,20 @@ export async function statusCommand(a: {
   json: boolean
   out: NodeJS.WriteStream
   next: NextCommands
+  env: NodeJS.ProcessEnv
 }): Promise<number> {
   const last = a.store.latest()
   const gone = last ? goneRun(last, a.store, a.next) : undefined
   const obs = await observe({ instances: expandInstances(a.wf, a.params), params: a.params, loadStep: a.loadStep, last, signal: a.signal, io: a.io, next: a.next, runsDir: join(a.store.workflowDir, 'runs') })
   const lastRun = last ? { runId: last.runId, status: lastRunStatus(last, gone), finishedAt: last.finishedAt ?? null, ...(gone ? { processGone: true, reason: gone.why, next: gone.resume } : {}) } : null
   const complete = obs.every((o) => o.state !== 'error')
-  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, complete, lastRun, nodes: obs }, null, 2) + '\n')
-  else a.out.write(formatStatus(a.wf.name, obs, last, gone))
+  // The workflow's own lock (a Lease): who holds it, and what to do about a stale one.
+  const lock = await inspectWorkflowLock({ wf: a.wf, params: a.params, loadStep: a.loadStep, env: a.env, stateDir: a.store.stateDir, signal: a.signal, next: a.next })
+  // Copies runs keep on disk (backups may hold an older token): listed until a run removes them.
+  const files = leftoverLines(a.store.workflowDir)
+  const section = (title: string, lines: string[]) => (lines.length ? `\n${title}:\n${lines.map((l) => `  ${l}`).join('\n')}\n` : '')
+  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, complete, lastRun, nodes: obs, ...(a.wf.lock ? { lock } : {}), keptFiles: files }, null, 2) + '\n')
+  else a.out.write(formatStatus(a.wf.name, obs, last, gone) + section('lock', lock) + section('kept files', files))
   return complete ? 0 : 1
 }
 

@@ -113,7 +113,7 @@ export async function probeServer(kube: Kube, timeoutMs = 10_000): Promise<strin
  * otherwise sends any patch as application/json-patch+json). The ObjectParam API runs
  * middleware through its internal Observable stub, which only needs `toPromise()`.
  */
-export function callOptions(o: { signal?: AbortSignal; contentType?: string }): ConfigurationOptions {
+export function callOptions(o: { signal?: AbortSignal; contentType?: string; onResponse?: (headers: Record<string, string>) => void }): ConfigurationOptions {
   const done = <T>(x: T) => ({ toPromise: () => Promise.resolve(x) }) as any
   return {
     middleware: [
@@ -123,7 +123,10 @@ export function callOptions(o: { signal?: AbortSignal; contentType?: string }): 
           if (o.contentType) ctx.setHeaderParam('Content-Type', o.contentType)
           return done(ctx)
         },
-        post: (res: ResponseContext) => done(res),
+        post: (res: ResponseContext) => {
+          o.onResponse?.(res.headers)
+          return done(res)
+        },
       },
     ],
     middlewareMergeStrategy: 'append',

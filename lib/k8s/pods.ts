@@ -3,7 +3,7 @@
  * ReplicaSet (the one at the Deployment's revision). Needs list on replicasets and pods,
  * unlike restart and rollout status, which only read the Deployment.
  */
-import type { V1ReplicaSet, V1Pod } from '@kubernetes/client-node'
+import type { V1Deployment, V1ReplicaSet, V1Pod } from '@kubernetes/client-node'
 import { callOptions, readRetried, type Kube } from './client.ts'
 import { readDeployment, type DeploymentRef } from './rollout.ts'
 
@@ -27,18 +27,26 @@ export interface DeploymentPods {
 
 const REVISION = 'deployment.kubernetes.io/revision'
 
-export async function listDeploymentPods(kube: Kube, ref: DeploymentRef, opts: { signal?: AbortSignal } = {}): Promise<DeploymentPods> {
-  const d = await readDeployment(kube, ref, opts.signal)
+/** The ReplicaSet at the Deployment's current revision, or undefined before the controller made it. */
+export async function currentReplicaSet(kube: Kube, d: V1Deployment, opts: { signal?: AbortSignal } = {}): Promise<V1ReplicaSet | undefined> {
+  const namespace = d.metadata?.namespace ?? ''
   const revision = d.metadata?.annotations?.[REVISION] ?? ''
   const labelSelector = selectorString(d.spec?.selector?.matchLabels ?? {})
   let sets: V1ReplicaSet[]
   try {
-    sets = (await readRetried(kube, { verb: 'list', resource: 'replicasets', namespace: ref.namespace }, opts.signal, () => kube.apps.listNamespacedReplicaSet({ namespace: ref.namespace, labelSelector }, callOptions(opts)))).items
+    sets = (await readRetried(kube, { verb: 'list', resource: 'replicasets', namespace }, opts.signal, () => kube.apps.listNamespacedReplicaSet({ namespace, labelSelector }, callOptions(opts)))).items
   } catch (e) {
-    throw kube.error(e, { verb: 'list', resource: 'replicasets', namespace: ref.namespace })
+    throw kube.error(e, { verb: 'list', resource: 'replicasets', namespace })
   }
   const owned = sets.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid && o.controller))
-  const current = owned.find((rs) => rs.metadata?.annotations?.[REVISION] === revision)
+  return owned.find((rs) => rs.metadata?.annotations?.[REVISION] === revision)
+}
+
+export async function listDeploymentPods(kube: Kube, ref: DeploymentRef, opts: { signal?: AbortSignal } = {}): Promise<DeploymentPods> {
+  const d = await readDeployment(kube, ref, opts.signal)
+  const revision = d.metadata?.annotations?.[REVISION] ?? ''
+  const labelSelector = selectorString(d.spec?.selector?.matchLabels ?? {})
+  const current = await currentReplicaSet(kube, d, opts)
   if (!current) return { revision, pods: [] }
 
   const hash = current.metadata?.labels?.['pod-template-hash']

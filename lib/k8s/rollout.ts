@@ -38,7 +38,7 @@ export async function readDeployment(kube: Kube, ref: DeploymentRef, signal?: Ab
 export async function restartDeployment(
   kube: Kube,
   ref: DeploymentRef,
-  opts: { dryRun?: boolean; signal?: AbortSignal; now?: () => Date; fieldManager?: string } = {},
+  opts: { dryRun?: boolean; signal?: AbortSignal; now?: () => Date; fieldManager?: string; annotations?: Record<string, string> } = {},
 ): Promise<RestartResult> {
   const current = await readDeployment(kube, ref, opts.signal)
   if (current.spec?.paused) {
@@ -48,7 +48,7 @@ export async function restartDeployment(
     })
   }
   const restartedAt = (opts.now ?? (() => new Date()))().toISOString()
-  const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } } } }
+  const body = { spec: { template: { metadata: { annotations: { ...opts.annotations, [RESTARTED_AT_ANNOTATION]: restartedAt } } } } }
   try {
     const patched = await kube.apps.patchNamespacedDeployment(
       { ...ref, body, fieldManager: opts.fieldManager ?? 'kubectl-rollout', dryRun: opts.dryRun ? 'All' : undefined },

@@ -72,6 +72,16 @@ export function dropBackup(runDir: string, ref: SecretRef): boolean {
   return true
 }
 
+/**
+ * Once a run verified the Secret's new content, every run's backup of it is obsolete: the
+ * crashed run that took one would recreate nothing from it (the Secret exists). Returns the
+ * run ids whose backup was removed.
+ */
+export function dropBackupsOfAllRuns(runsDir: string, ref: SecretRef): string[] {
+  if (!existsSync(runsDir)) return []
+  return readdirSync(runsDir).filter((id) => dropBackup(join(runsDir, id), ref))
+}
+
 /** The id of another run (a sibling of `runDir`) that still holds a backup of this Secret. */
 export function otherRunBackup(runDir: string, ref: SecretRef): string | undefined {
   return runWithBackup(dirname(runDir), ref, runDir)

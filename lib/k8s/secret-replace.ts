@@ -4,6 +4,7 @@
  * only moves when the object is recreated.
  */
 import { OpsError } from '../errors.ts'
+import { crashPoint } from '../crash-point.ts'
 import { sha256Hex, type SecretValue } from '../secret-value.ts'
 import type { Kube } from './client.ts'
 import { isAlreadyExists } from './errors.ts'
@@ -13,6 +14,10 @@ export const REFRESHED_AT_ANNOTATION = 'credflow.dev/refreshed-at'
 export const CONTENT_SHA256_ANNOTATION = 'credflow.dev/content-sha256'
 /** When the operator last consented (a re-auth), so the next run can tell the consent's age. */
 export const CONSENTED_AT_ANNOTATION = 'credflow.dev/consented-at'
+/** Which grant consented-at is about: the refresh token's fingerprint (edited data makes it stale). */
+export const GRANT_ANNOTATION = 'credflow.dev/grant'
+/** Which host and run wrote this grant: named when another host would replace it with an older one. */
+export const WRITTEN_BY_ANNOTATION = 'credflow.dev/written-by'
 // kubectl apply stores the whole object here, Secret data included: carrying it over
 // would keep the old token in the new object.
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
@@ -92,6 +97,7 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
     await req.beforeDelete?.(previous)
     const gone = await deleteSecret(kube, ref, { signal: req.signal, preconditions: preconditionsOf(previous) })
     if (gone === 'absent') throw changedUnderUs(ref, 'it was deleted after we read it')
+    crashPoint('update-secret:deleted') // the crash matrix's worst moment: the Secret is gone, the backup holds it
   }
   try {
     return { action, dryRun, previous, current: await createSecret(kube, desired, { signal: req.signal }) }

@@ -79,7 +79,7 @@ function toBody(spec: SecretSpec): V1Secret {
 }
 
 /** The Secret, or undefined when it does not exist. */
-export async function readSecret(kube: Kube, ref: SecretRef, opts: { signal?: AbortSignal } = {}): Promise<SecretSnapshot | undefined> {
+export async function readSecret(kube: Kube, ref: SecretRef, opts: { signal?: AbortSignal; onResponse?: (headers: Record<string, string>) => void } = {}): Promise<SecretSnapshot | undefined> {
   try {
     return toSnapshot(await readRetried(kube, { verb: 'get', resource: 'secrets', ...ref }, opts.signal, () => kube.core.readNamespacedSecret(ref, callOptions(opts))))
   } catch (e) {

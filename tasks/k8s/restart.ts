@@ -1,17 +1,24 @@
 // restart: `kubectl rollout restart` of each consumer Deployment, then wait with
-// `kubectl rollout status` semantics. Idempotent: a restart newer than the Secret's
-// refresh is not repeated, only waited for.
+// `kubectl rollout status` semantics. Idempotent: a restart made after the Secret changed is
+// not repeated, only waited for; "after" is decided from server-side facts (the Secret's uid
+// and creationTimestamp, the ReplicaSet's creationTimestamp: lib/k8s/restart-evidence.ts),
+// so a host whose clock is off cannot make an old restart look new, or a new one old.
 import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { parseDuration } from '../../lib/duration.ts'
+import { crashPoint } from '../../lib/crash-point.ts'
 import { connect, type Kube } from '../../lib/k8s/client.ts'
 import { readDeployment, restartDeployment, waitForRollout, RESTARTED_AT_ANNOTATION } from '../../lib/k8s/rollout.ts'
 import { rolloutStatus } from '../../lib/k8s/rollout-status.ts'
+import { readSecret } from '../../lib/k8s/secrets.ts'
+import { restartEvidence, RESTARTED_FOR_ANNOTATION, type SecretIdentity } from '../../lib/k8s/restart-evidence.ts'
 
 const Inputs = z.object({
   namespace: z.string().min(1),
   deployments: z.array(z.string().min(1)).min(1),
-  /** When the Secret got its current content (update-secret). */
+  /** The Secret the consumers mount: whether they restarted after it changed is read from the server. */
+  secret: z.string().min(1).optional(),
+  /** When the Secret got its current content (update-secret); only used when `secret` is not given. */
   refreshedAt: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO time'),
   rolloutTimeout: z.string().default('5m'),
   kubeconfig: z.string().default(''),
@@ -28,14 +35,22 @@ interface Observed {
   fresh: boolean
   done: boolean
   message: string
+  /** The server-side facts `fresh` was decided from. */
+  why?: string
 }
 
-async function observe(kube: Kube, i: In, signal: AbortSignal): Promise<Observed[]> {
+async function secretOf(kube: Kube, i: In, signal: AbortSignal): Promise<SecretIdentity | undefined> {
+  const s = i.secret ? await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal }) : undefined
+  return s ? { name: s.name, uid: s.uid, creationTimestamp: s.creationTimestamp } : undefined
+}
+
+async function observe(kube: Kube, i: In, signal: AbortSignal, secret?: SecretIdentity): Promise<Observed[]> {
   const out: Observed[] = []
   for (const name of i.deployments) {
     const d = await readDeployment(kube, { namespace: i.namespace, name }, signal)
     const restartedAt = d.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]
-    const fresh = restartedAt !== undefined && Date.parse(restartedAt) >= Date.parse(i.refreshedAt) - 1000
+    const evidence = secret ? await restartEvidence(kube, d, secret, { signal }) : undefined
+    const fresh = evidence ? evidence.fresh : restartedAt !== undefined && Date.parse(restartedAt) >= Date.parse(i.refreshedAt) - 1000
     let done = false
     let message: string
     try {
@@ -45,7 +60,7 @@ async function observe(kube: Kube, i: In, signal: AbortSignal): Promise<Observed
     } catch (e) {
       message = (e as Error).message
     }
-    out.push({ name, restartedAt, fresh, done, message })
+    out.push({ name, restartedAt, fresh, done, message, why: evidence?.why })
   }
   return out
 }
@@ -56,8 +71,9 @@ export default defineStep({
   description: 'rollout restart and wait for the consumers',
   inputs: Inputs,
   async check({ inputs, signal }) {
-    const obs = await observe(await kubeOf(inputs), inputs, signal)
-    const text = obs.map((o) => `${target(inputs, o.name)}: ${o.fresh ? `restarted ${o.restartedAt}` : `not restarted since the refresh (${o.restartedAt ?? 'never'})`}; ${o.message.trim()}`).join('; ')
+    const kube = await kubeOf(inputs)
+    const obs = await observe(kube, inputs, signal, await secretOf(kube, inputs, signal))
+    const text = obs.map((o) => `${target(inputs, o.name)}: ${o.fresh ? `restarted ${o.restartedAt}` : `not restarted since the refresh (${o.restartedAt ?? 'never'})`}; ${o.message.trim()}${o.why ? ` (${o.why})` : ''}`).join('; ')
     if (obs.every((o) => o.fresh && o.done)) {
       return { done: true, outputs: { restarted: obs.map((o) => ({ name: o.name, restartedAt: o.restartedAt! })) }, observed: text }
     }
@@ -65,7 +81,7 @@ export default defineStep({
   },
   async plan({ inputs, signal }) {
     const kube = await kubeOf(inputs)
-    const obs = await observe(kube, inputs, signal)
+    const obs = await observe(kube, inputs, signal, await secretOf(kube, inputs, signal))
     const changes = []
     for (const o of obs) {
       if (!o.fresh) {
@@ -102,19 +118,23 @@ export default defineStep({
   },
   async apply({ inputs, signal, log, changed }) {
     const kube = await kubeOf(inputs)
-    const obs = await observe(kube, inputs, signal)
+    const secret = await secretOf(kube, inputs, signal)
+    const obs = await observe(kube, inputs, signal, secret)
     const restarted: { name: string; restartedAt: string }[] = []
     for (const o of obs) {
       const ref = { namespace: inputs.namespace, name: o.name }
       let minGeneration: number | undefined
       let restartedAt = o.restartedAt!
       if (!o.fresh) {
-        const r = await restartDeployment(kube, ref, { signal })
+        // Names the Secret object it restarts for: a resume after a crash right after this
+        // patch sees it and waits instead of rolling the pods a second time.
+        const r = await restartDeployment(kube, ref, { signal, annotations: secret ? { [RESTARTED_FOR_ANNOTATION]: secret.uid } : undefined })
         minGeneration = r.generation
         restartedAt = r.restartedAt
+        crashPoint('restart:patched') // the crash matrix: restarted, not yet recorded
         log(`restarted ${target(inputs, o.name)} (restartedAt ${r.restartedAt})`)
         changed({ verb: 'restart', target: target(inputs, o.name), context: kube.where, detail: `restartedAt ${r.restartedAt}` })
-      } else log(`${target(inputs, o.name)} already restarted at ${o.restartedAt}; waiting only`)
+      } else log(`${target(inputs, o.name)} already restarted at ${o.restartedAt}; waiting only${o.why ? ` (${o.why})` : ''}`)
       // onProgress reports every new status line, the final "successfully rolled out" included.
       await waitForRollout(kube, ref, {
         signal,

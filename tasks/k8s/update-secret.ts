@@ -16,7 +16,10 @@ import { formatDuration } from '../../lib/duration.ts'
 import { connect, type Kube } from '../../lib/k8s/client.ts'
 import { requireNamespace } from '../../lib/k8s/namespaces.ts'
 import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
-import { replaceSecret, checkReplaceAllowed, withoutLastApplied, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
+import { replaceSecret, checkReplaceAllowed, withoutLastApplied, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION, GRANT_ANNOTATION, WRITTEN_BY_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
+import { compareGrants, grantOf } from '../../lib/grant-order.ts'
+import { runHolder } from '../../lib/engine/run-lock.ts'
+import { ServerClock } from '../../lib/k8s/lease.ts'
 import { saveBackup, loadBackup, otherRunBackup, runWithBackup } from '../../lib/k8s/secret-backup.ts'
 import { restartDeployment } from '../../lib/k8s/rollout.ts'
 
@@ -28,6 +31,8 @@ const Inputs = z.object({
   /** From map-key: the bytes we validated. The file must still hold exactly them. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   consentedAt: z.string().optional(),
+  /** Replace a Secret that holds a later consent than the local file (refused otherwise). */
+  allowOlderGrant: z.boolean().default(false),
   /** The consumers `restart` will roll: checked (server-side dry run) before the Secret is touched. */
   deployments: z.array(z.string().min(1)).default([]),
   kubeconfig: z.string().default(''),
@@ -99,8 +104,14 @@ function localFile(path: string): SecretValue | string {
 const TARGETS_HINT = `kubectl get namespaces; then fix the namespace in the targets param: --set targets='[{"namespace":"…","secret":"…","key":"…","staleSecrets":[…],"deployments":[…]}]' (--help shows the default)`
 
 /** The Secret, or undefined when it does not exist; a missing namespace is said as such. */
+/** The apiserver's clock, from the Date of our reads: consent times are compared and recorded on it. */
+const serverClock = new ServerClock()
+/** A time of this host's clock, on the apiserver's (unchanged until a response was seen). */
+const onServerClock = (iso: string | undefined) => (iso && serverClock.offsetMs !== undefined && !Number.isNaN(Date.parse(iso)) ? new Date(Date.parse(iso) + serverClock.offsetMs).toISOString() : iso)
+
 async function readLive(kube: Kube, i: Pick<In, 'namespace' | 'secret'>, signal: AbortSignal): Promise<SecretSnapshot | undefined> {
-  const live = await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal })
+  const sent = Date.now()
+  const live = await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal, onResponse: (h) => serverClock.observe(h['date'], sent, Date.now()) })
   if (!live) await requireNamespace(kube, i.namespace, { signal, hint: TARGETS_HINT, unchanged: true })
   return live
 }
@@ -135,9 +146,48 @@ function inPlace(live: SecretSnapshot, key: string, bytes: SecretValue) {
   }
 }
 
+/**
+ * Refuse to put an older grant (an earlier consent) over the Secret's: say whose it is and
+ * when it was written. Same grant, unknown order, or allowOlderGrant: go on.
+ */
+function refuseOlderGrant(live: SecretSnapshot | undefined, i: In, bytes: SecretValue, log?: (l: string) => void): void {
+  if (!live) return
+  const a = live.annotations
+  const o = compareGrants(
+    { bytes: bytes.reveal(), consentedAt: onServerClock(i.consentedAt) },
+    { bytes: live.data[i.key]?.reveal(), recorded: { grant: a[GRANT_ANNOTATION], consentedAt: a[CONSENTED_AT_ANNOTATION], writtenBy: a[WRITTEN_BY_ANNOTATION], writtenAt: live.creationTimestamp.toISOString() } },
+  )
+  if (o.order !== 'older') return
+  const by = `written by ${a[WRITTEN_BY_ANNOTATION] ?? 'an unknown host'} at ${live.creationTimestamp.toISOString().replace(/\.\d+Z$/, 'Z')} (apiserver clock)`
+  if (i.allowOlderGrant) {
+    log?.(`replacing the newer grant in ${where(i)} (${o.remote}, ${by}) with the older one in the local file (${o.local}), as allowOlderGrant says: ${o.why}`)
+    return
+  }
+  const jsonpath = `{.data.${i.key.replace(/\./g, '\\.')}}`
+  throw new OpsError(
+    `refusing to replace the newer grant in ${where(i)} with the older one in ${i.tokenFile}: ${o.why}. The Secret's grant (refresh token ${o.remote}) was ${by}; the local file holds ${o.local}. Replacing it would roll the consumers back onto an earlier consent, which Google ends sooner; nothing was changed`,
+    {
+      reason: 'OlderGrant',
+      hint: `bring this host's token file up to date from the Secret instead: kubectl -n ${i.namespace} get secret ${i.secret} -o jsonpath='${jsonpath}' | base64 -d > ${i.tokenFile}; to replace it anyway: rerun with --allow-older-grant`,
+    },
+  )
+}
+
+/** Annotations that record which grant this is, when it was consented, and who wrote it. */
+function grantAnnotations(i: In, bytes: SecretValue, runDir: string | undefined): Record<string, string> {
+  const h = runHolder(process.env, runDir ? basename(runDir) : undefined, '')
+  const grant = grantOf(bytes.reveal())
+  return {
+    // On the apiserver's clock, so hosts whose clocks differ compare consents fairly.
+    ...(i.consentedAt ? { [CONSENTED_AT_ANNOTATION]: onServerClock(i.consentedAt)! } : {}),
+    ...(grant ? { [GRANT_ANNOTATION]: grant } : {}),
+    [WRITTEN_BY_ANNOTATION]: `${h.host} (${h.runId ? `run ${h.runId}, ` : ''}${h.frontDoor})`,
+  }
+}
+
 /** The Secret a run recreates from its own backup after its delete: other keys, labels and annotations kept, new content. */
-function fromBackup(backup: SecretSnapshot, i: In, bytes: SecretValue) {
-  const consent: Record<string, string> = i.consentedAt ? { [CONSENTED_AT_ANNOTATION]: i.consentedAt } : {}
+function fromBackup(backup: SecretSnapshot, i: In, bytes: SecretValue, runDir?: string) {
+  const consent = grantAnnotations(i, bytes, runDir)
   return {
     namespace: i.namespace,
     name: i.secret,
@@ -186,7 +236,7 @@ export default defineStep({
     const own = !live && runDir ? loadBackup(runDir, ref) : undefined
     if (own) {
       // This run deleted the Secret and stopped before its create (resumed now): apply recreates it from the backup.
-      await createSecret(kube, fromBackup(own, inputs, bytes), { dryRun: true, signal })
+      await createSecret(kube, fromBackup(own, inputs, bytes, runDir), { dryRun: true, signal })
       const detail = `recreate from this run's backup (other keys, labels kept); key ${inputs.key} <- ${basename(inputs.tokenFile)} (${bytes.length} bytes, ${bytes.fingerprint})`
       return { changes: [{ verb: 'create', target: where(inputs), context: kube.where, detail }] }
     }
@@ -203,6 +253,7 @@ export default defineStep({
         outputs: outputsOf(predicted, inputs.key),
       }
     }
+    refuseOlderGrant(live, inputs, bytes)
     const r = await replaceSecret(kube, { namespace: inputs.namespace, name: inputs.secret, key: inputs.key, value: bytes, dryRun: true, signal }).catch((e) => {
       throw pointAtRole(e)
     })
@@ -230,19 +281,21 @@ export default defineStep({
     }
     // Recorded on the object so the next run's reauth check knows the consent's age; set in
     // the create itself, so the ServiceAccount needs no patch permission on the Secret.
-    const consent: Record<string, string> = inputs.consentedAt ? { [CONSENTED_AT_ANNOTATION]: inputs.consentedAt } : {}
+    const consent = grantAnnotations(inputs, bytes, runDir)
     let current: SecretSnapshot
     if (!live && backup) {
       // A previous attempt deleted the Secret and stopped before creating it: recreate it
       // from the backup (other keys, labels, annotations) with the new content.
       log(`${where(inputs)} is missing; recreating it from the backup taken before the delete`)
-      current = await createSecret(kube, fromBackup(backup, inputs, bytes), { signal })
+      current = await createSecret(kube, fromBackup(backup, inputs, bytes, runDir), { signal })
       changed({ verb: 'create', target: where(inputs), context: kube.where, detail: `from this run's backup; key ${inputs.key} ${bytes.fingerprint}, ${bytes.length} bytes` })
     } else if (live && sameGrant(live, inputs.key, bytes)) {
       current = await updateSecret(kube, inPlace(live, inputs.key, bytes), { signal })
       log(`updated ${where(inputs)} key ${inputs.key} in place (${bytes.fingerprint}): same refresh token, creationTimestamp kept`)
       changed({ verb: 'update', target: where(inputs), context: kube.where, detail: `key ${inputs.key} ${live.data[inputs.key]!.fingerprint} -> ${bytes.fingerprint}, in place (same refresh token)` })
     } else {
+      // Judged before any write: another host may have put a later consent there meanwhile.
+      refuseOlderGrant(live, inputs, bytes, log)
       // A missing or paused consumer, or a Role without patch on it, would otherwise show only
       // after the Secret changed, leaving the new token unused by the old pods.
       for (const name of inputs.deployments) await restartDeployment(kube, { namespace: inputs.namespace, name }, { dryRun: true, signal })

@@ -9,7 +9,10 @@ import type { SecretValue } from '../../lib/secret-value.ts'
 import { connect } from '../../lib/k8s/client.ts'
 import { readSecret } from '../../lib/k8s/secrets.ts'
 import { listDeploymentPods } from '../../lib/k8s/pods.ts'
-import { dropBackup } from '../../lib/k8s/secret-backup.ts'
+import { dropBackupsOfAllRuns } from '../../lib/k8s/secret-backup.ts'
+import { removeLeftoverTemps } from '../../lib/atomic-file.ts'
+import { expandHome } from '../../lib/paths.ts'
+import { basename, dirname } from 'node:path'
 
 const Inputs = z.object({
   namespace: z.string().min(1),
@@ -96,7 +99,7 @@ export default defineStep({
       changes: [{ verb: 'verify', target: `Secret ${i.namespace}/${i.secret}`, detail: `after the restart: decode ${i.key}, compare with ${i.tokenFile}; stale gone; pods of ${full.deployments.join(', ') || 'none'} new and Ready` }],
     }
   },
-  async apply({ inputs, signal, runDir, log }) {
+  async apply({ inputs, signal, runsDir, log }) {
     const v = await verifyAll(inputs, signal)
     if (!v.ok) {
       throw new OpsError(`verification failed in ${inputs.namespace}: ${v.problems.join('; ')}`, {
@@ -106,7 +109,13 @@ export default defineStep({
       })
     }
     for (const f of v.facts) log(f)
-    if (runDir && dropBackup(runDir, { namespace: inputs.namespace, name: inputs.secret })) log('removed the Secret backup from the run directory')
+    // The new state is verified: no run needs its copy of the old Secret any more (this run's,
+    // or one a crashed run left), nor a half-written copy of the token file.
+    const dropped = dropBackupsOfAllRuns(runsDir, { namespace: inputs.namespace, name: inputs.secret })
+    if (dropped.length) log(`removed the Secret backup kept by run(s) ${dropped.join(', ')}`)
+    const token = expandHome(inputs.tokenFile)
+    const temps = removeLeftoverTemps(dirname(token), { target: basename(token) })
+    if (temps.length) log(`removed ${temps.length} temp copy(ies) of ${inputs.tokenFile} left by a write killed halfway`)
     log(`VERDICT: ${inputs.namespace}/${inputs.secret} is live with the refreshed token`)
     return { verdict: 'ok', facts: v.facts }
   },

@@ -19,9 +19,14 @@ export interface ApiRequest {
   path: string
 }
 
+/** The run's Lease (its lock): written by every real run, asked with dryRun=All by --dry-run and --status. */
+export const isLeaseRequest = (q: ApiRequest) => q.path.startsWith('/apis/coordination.k8s.io/')
+
 export interface HeldRequest extends ApiRequest {
   /** Never forward it: the apiserver does not see it. */
   drop(): void
+  /** Let it through after all, as if the network had only been slow. */
+  forward(): void
 }
 
 export interface ApiProxy {
@@ -77,7 +82,7 @@ export async function startApiProxy(adminKubeconfig: string, opts: { dir?: strin
     if (gate < 0) return forward(req, res)
     const [{ resolve }] = gates.splice(gate, 1)
     req.pause()
-    resolve({ ...seen, drop: () => res.destroy() })
+    resolve({ ...seen, drop: () => res.destroy(), forward: () => (req.resume(), forward(req, res)) })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
-import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE } from '../k8s/service-account.ts'
+import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE, LEASE_RULES } from '../k8s/service-account.ts'
 import { startGmailEnv, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
 import { clusterView, type ClusterView } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
@@ -52,6 +52,19 @@ async function refused(sets: Record<string, string>, tokenFile?: string | Buffer
   expect(existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined).toEqual(fileBefore)
   return r
 }
+/** Refused before any node runs: the run's Lease cannot be taken (the cluster target is wrong). Nothing written, not even state. */
+async function refusedAtLock(sets: Record<string, string>): Promise<RunResult> {
+  writeFileSync(env.tokenFile, goodToken, { mode: 0o600 })
+  const before = await view.snapshot()
+  const runsBefore = env.runs().length
+  const r = await env.run([...env.sets(sets), '--non-interactive', '--yes'])
+  expect(r.code, r.stdout + r.stderr).toBe(1)
+  expect(r.stderr).toMatch(/credflow: cannot take the workflow's lock \(k8s\/lease\): .*; nothing was changed/)
+  expect(await view.snapshot()).toEqual(before)
+  expect(env.runs()).toHaveLength(runsBefore)
+  return r
+}
+
 const failedLine = (r: RunResult, node: string) => r.stdout.split('\n').find((l) => l.includes(`[${node}] FAILED`)) ?? `(no FAILED line for ${node})\n${r.stdout}`
 
 describe('a bad token file', () => {
@@ -156,9 +169,10 @@ describe('Google failing on the first refresh (reauth has no node retry: it woul
 
 describe('a bad cluster target', () => {
   it('a kube context that does not exist', async () => {
-    const r = await refused({ context: 'nope' })
-    expect(failedLine(r, `update-secret[${ns}]`)).toMatch(/context "nope" not found in \S+ \(known: credflow-test\)/)
-    expect(r.stdout).toMatch(/hint: kubectl config get-contexts; then --set context=<name>/)
+    // The run's Lease is taken first: a wrong target fails before the consent, not after it.
+    const r = await refusedAtLock({ context: 'nope' })
+    expect(r.stderr).toMatch(/context "nope" not found in \S+ \(known: credflow-test\)/)
+    expect(r.stderr).toMatch(/hint: kubectl config get-contexts; then --set context=<name>/)
   })
 
   it('a cluster that does not answer (kubeconfig pointing at a closed port)', async () => {
@@ -167,18 +181,17 @@ describe('a bad cluster target', () => {
     kc.clusters[0].cluster.server = `https://127.0.0.1:${port}`
     const path = join(env.dir, 'unreachable.kubeconfig.yaml')
     writeFileSync(path, stringify(kc), { mode: 0o600 })
-    const r = await refused({ kubeconfig: path })
-    expect(failedLine(r, `update-secret[${ns}]`)).toMatch(new RegExp(`cannot reach https://127\\.0\\.0\\.1:${port} \\(context "credflow-test"\\) to get version: ECONNREFUSED`))
-    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] attempt 2 failed: .*retrying/) // transient: retried first
+    const r = await refusedAtLock({ kubeconfig: path })
+    expect(r.stderr).toMatch(new RegExp(`cannot reach https://127\\.0\\.0\\.1:${port} \\(context "credflow-test"\\) to get version: ECONNREFUSED`))
   })
 
   it('a namespace that does not exist', async () => {
     const target = { ...TARGET, namespace: 'no-such-namespace' }
-    const r = await refused({ targets: JSON.stringify([target]) })
-    // Said as a missing namespace, not as a missing Secret or Deployment inside it.
-    expect(failedLine(r, 'update-secret[no-such-namespace]')).toMatch(/FAILED in [\d.]+m?s: namespace "no-such-namespace" does not exist; nothing was changed$/)
-    expect(r.stdout).toMatch(/\[update-secret\[no-such-namespace\]\] hint: kubectl get namespaces; then fix the namespace in the targets param: --set targets='\[\{"namespace":/)
-    expect(r.stdout).not.toMatch(/deployments "basketball-api"/)
+    const r = await refusedAtLock({ targets: JSON.stringify([target]) })
+    // Said as a missing namespace, not as a missing Lease, Secret or Deployment inside it.
+    expect(r.stderr).toMatch(/namespace "no-such-namespace" does not exist/)
+    expect(r.stderr).toMatch(/hint: kubectl get namespaces; then fix the namespace in the targets param/)
+    expect(r.stderr).not.toMatch(/deployments "basketball-api"|leases/)
   })
 
   it('a consumer Deployment that does not exist: refused before the Secret is rewritten', async () => {
@@ -195,6 +208,7 @@ describe('a bad cluster target', () => {
       rules: [
         { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
         { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+        ...LEASE_RULES,
       ],
     })
     const r = await refused({ kubeconfig: sa })

@@ -10,13 +10,15 @@ import { resetFixtures } from '../k8s/fixtures.ts'
 import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE } from '../k8s/service-account.ts'
 import { startGmailEnv, SCOPES, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
 import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
-import type { ApiProxy } from '../e2e/api-proxy.ts'
+import { isLeaseRequest, type ApiProxy, type ApiRequest } from '../e2e/api-proxy.ts'
 import type { ClusterView } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 import { DAY } from '../oauth-server/index.ts'
 
 const kubeconfig = inject('kubeconfig')
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/** A write to the world the workflow changes (the run's own Lease aside: it is its lock). */
+const worldWrite = (q: ApiRequest) => MUTATING.has(q.method) && !isLeaseRequest(q)
 
 let env: GmailEnv
 let proxy: ApiProxy
@@ -36,7 +38,7 @@ async function changesNothing(args: string[], opts: Parameters<GmailEnv['run']>[
   const r = await env.run(args, opts)
   expect(await view.snapshot()).toEqual(before)
   expect(existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined).toEqual(file)
-  expect(proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))).toEqual([])
+  expect(proxy.requests.slice(from).filter(worldWrite)).toEqual([])
   return r
 }
 
@@ -87,7 +89,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     expect(r.stdout).toMatch(/\[verify-decode\[basketball-api\]\] would verify Secret basketball-api\/gmail-oauth-token/)
     expect(await view.snapshot()).toEqual(before)
     // Every write was a server-side dry run: the Secret's delete (with preconditions) and create, the Deployment's patch.
-    const writes = proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))
+    const writes = proxy.requests.slice(from).filter(worldWrite)
     expect(writes.map((q) => `${q.method} ${q.path.split('?')[0]}`)).toEqual(expect.arrayContaining([
       'DELETE /api/v1/namespaces/basketball-api/secrets/gmail-oauth-token',
       'POST /api/v1/namespaces/basketball-api/secrets',
@@ -121,7 +123,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(await view.snapshot()).toEqual(before)
     // Read-only: the probes' writes are server-side dry runs (they surface RBAC and admission refusals).
-    for (const q of proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))) expect(q.path).toMatch(/[?&]dryRun=All\b/)
+    for (const q of proxy.requests.slice(from).filter(worldWrite)) expect(q.path).toMatch(/[?&]dryRun=All\b/)
     const out = r.stdout
     expect(out).toContain('last run: none recorded')
     const row = (node: string) => out.split('\n').find((l) => l.startsWith(node + ' ')) ?? `(no row ${node})\n${out}`
@@ -149,7 +151,7 @@ describe('a consent that grants only some of the scopes', () => {
     expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] blocked/)
     expect(readFileSync(env.tokenFile).equals(working)).toBe(true)
     expect(await view.snapshot()).toEqual(before)
-    expect(proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))).toEqual([])
+    expect(proxy.requests.slice(from).filter(worldWrite)).toEqual([])
   })
 
   it('a narrower token written by another tool is not trusted: the next run asks for consent again', async () => {
@@ -246,7 +248,7 @@ describe('the consent age follows the grant (a client in Production status: Goog
       state.nodes.reauth.outputs.consentedAt = new Date(Date.now() - 6 * DAY).toISOString()
       writeFileSync(file, JSON.stringify(state))
       const due = await prod.run([...prod.sets(), '--non-interactive'])
-      expect(due.code).toBe(1)
+      expect(due.code, due.stdout + due.stderr).toBe(1)
       expect(due.stdout).toMatch(/\[reauth\] FAILED.*consent is 6d0h old \(reauthAfter 5d\)/)
 
       await prod.seedTokenFile() // the operator consented by hand: a new refresh token

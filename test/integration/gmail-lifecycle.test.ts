@@ -8,10 +8,11 @@ import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { hostname } from 'node:os'
 import { FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
 import type { GmailEnv } from '../e2e/gmail-env.ts'
 import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
-import type { ApiProxy } from '../e2e/api-proxy.ts'
+import { isLeaseRequest, type ApiProxy, type ApiRequest } from '../e2e/api-proxy.ts'
 import { RESTARTED_AT, type ClusterView, type WorldSnapshot } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 
@@ -19,6 +20,8 @@ const kubeconfig = inject('kubeconfig')
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 const EXTRA = { data: { 'other-key.txt': 'kept across the refresh' }, labels: { team: 'basketball' }, annotations: { 'example.com/owner': 'ops' } }
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/** A write to the world the workflow changes (the run's own Lease aside: it is its lock). */
+const worldWrite = (q: ApiRequest) => MUTATING.has(q.method) && !isLeaseRequest(q)
 
 let env: GmailEnv
 let proxy: ApiProxy
@@ -55,9 +58,14 @@ describe('--dry-run', () => {
     expect(readFileSync(env.tokenFile)).toEqual(token)
     expect(existsSync(env.stateDir)).toBe(false)
     // kubectl's meaning of --dry-run: the writes were sent, as server-side dry runs.
-    const writes = proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))
+    const writes = proxy.requests.slice(from).filter(worldWrite)
     expect(writes.map((q) => q.method).sort()).toEqual(['DELETE', 'DELETE', 'PATCH', 'POST'])
     for (const q of writes) expect(q.path, `${q.method} ${q.path}`).toMatch(/[?&]dryRun=All\b/)
+    // The Lease a run would take: asked as a dry run too, and shown.
+    const lease = proxy.requests.slice(from).filter((q) => isLeaseRequest(q) && MUTATING.has(q.method))
+    expect(lease.map((q) => q.method)).toEqual(['POST'])
+    expect(lease[0].path).toMatch(/[?&]dryRun=All\b/)
+    expect(out).toContain('lock: Lease basketball-api/credflow-gmail-oauth-token: free (not created yet; a run creates it)')
   })
 })
 
@@ -106,7 +114,10 @@ describe('the first run: built-in consent over the loopback redirect, then the s
     expect(refreshed).toBeLessThanOrEqual(firstRun.finishedAt)
     expect(a['credflow.dev/content-sha256']).toBe(sha256(readFileSync(env.tokenFile)))
     expect(Date.parse(a['credflow.dev/consented-at'])).toBeGreaterThanOrEqual(firstRun.startedAt)
-    expect(Object.keys(a).sort()).toEqual(['credflow.dev/consented-at', 'credflow.dev/content-sha256', 'credflow.dev/refreshed-at', ...Object.keys(EXTRA.annotations)].sort())
+    expect(Object.keys(a).sort()).toEqual(['credflow.dev/consented-at', 'credflow.dev/content-sha256', 'credflow.dev/grant', 'credflow.dev/refreshed-at', 'credflow.dev/written-by', ...Object.keys(EXTRA.annotations)].sort())
+    // Which grant (refresh token fingerprint) and who wrote it: what another host is told before it would replace it.
+    expect(a['credflow.dev/grant']).toMatch(/^sha256:[0-9a-f]{12}$/)
+    expect(a['credflow.dev/written-by']).toMatch(new RegExp(`^${hostname()} \\(run ${env.runs()[0].runId}, (terminal|ssh shell)\\)$`))
     const meta = JSON.stringify({ annotations: a, labels: s.metadata!.labels })
     expect(findLeaks({ 'Secret metadata': meta }, secretNeedles(env.standIn, [readFileSync(env.tokenFile)]))).toEqual([])
   })
@@ -145,7 +156,7 @@ describe('the first run: built-in consent over the loopback redirect, then the s
     expect(readdirSync(runDir).filter((f) => f.startsWith('backup-'))).toEqual([])
     const events = readFileSync(join(runDir, 'events.jsonl'), 'utf8')
     expect(events).toMatch(/backed up the previous Secret to /) // there was one
-    expect(events).toMatch(/removed the Secret backup from the run directory/)
+    expect(events).toMatch(/removed the Secret backup kept by run\(s\) \S+/)
   })
 })
 
@@ -171,7 +182,7 @@ describe('a second run right after', () => {
     expect(after.deployment.generation).toBe(before.deployment.generation)
     expect(after.deployment.restartedAt).toBe(before.deployment.restartedAt)
     expect(after.secret).toEqual(before.secret)
-    expect(proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))).toEqual([])
+    expect(proxy.requests.slice(from).filter(worldWrite)).toEqual([])
     expect(env.standIn.control.authorizations()).toHaveLength(2) // no new consent
   })
 })
@@ -195,7 +206,7 @@ describe('--status after the runs', () => {
     expect(row('verify-decode[basketball-api]')).toMatch(/succeeded +.*decodes to the local file byte for byte/)
     // Read-only.
     expect(await view.snapshot()).toEqual(before)
-    expect(proxy.requests.slice(from).filter((q) => MUTATING.has(q.method))).toEqual([])
+    expect(proxy.requests.slice(from).filter(worldWrite)).toEqual([])
   })
 })
 

@@ -25,6 +25,8 @@ export const FIXTURE = {
   serviceAccount: 'credflow-gmail-reauth',
   role: 'credflow-gmail-reauth',
   nodeName: 'kwok-node-0',
+  /** The run lock of the token Secret (tasks/k8s/lease.ts). */
+  lease: 'credflow-gmail-oauth-token',
 } as const
 
 /** Placeholder token file (not a real credential; shaped like google-auth's authorized_user). */
@@ -142,6 +144,11 @@ export async function resetFixtures(kubeconfigPath: string, opts: { nodeName?: s
       if (e?.code !== 404) throw e
     })
   }
+  // A run killed by a test leaves its Lease held: each test starts from none.
+  const leases = (await adminKubeConfig(kubeconfigPath)).makeApiClient(k8s.CoordinationV1Api)
+  await leases.deleteNamespacedLease({ name: FIXTURE.lease, namespace: FIXTURE.namespace }).catch((e) => {
+    if (e?.code !== 404) throw e
+  })
   await applyFixtures(kubeconfigPath, opts)
 }
 

@@ -10,7 +10,11 @@ import { stringify } from 'yaml'
 import { adminKubeConfig } from './fixtures.ts'
 
 /** What the workflow needs in basketball-api, except `create` on Secrets (the step a replace needs last). */
+/** The run's Lease (tasks/k8s/lease.ts): every Role that runs the workflow needs it. */
+export const LEASE_RULES: V1PolicyRule[] = [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]
+
 export const RULES_WITHOUT_SECRET_CREATE: V1PolicyRule[] = [
+  ...LEASE_RULES,
   { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'delete', 'update'] },
   { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
   { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['list'] },

@@ -57,6 +57,8 @@ mkdir -p "$DIR"
 apt_missing=()
 command -v promtool >/dev/null || apt_missing+=(prometheus)
 command -v shellcheck >/dev/null || apt_missing+=(shellcheck)
+# libfaketime: the crash matrix runs one "host" with its clock minutes off (LD_PRELOAD).
+[[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] || apt_missing+=(libfaketime)
 if [[ ${#apt_missing[@]} -gt 0 ]]; then
   [[ $(id -u) -eq 0 ]] || die "need root to apt-get install ${apt_missing[*]}"
   log "apt-get install ${apt_missing[*]}"
@@ -69,7 +71,7 @@ if [[ ${#apt_missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >&2
   [[ $own_policy -eq 0 ]] || rm -f /usr/sbin/policy-rc.d
 else
-  log "apt: promtool and shellcheck present"
+  log "apt: promtool, shellcheck and libfaketime present"
 fi
 for t in promtool shellcheck; do
   ln -sfn "$(command -v "$t")" "$DIR/$t"

@@ -7,15 +7,23 @@ import type { RunResult } from '../scheduler.ts'
 import { newRunId, newRunState, type RunState } from '../state.ts'
 import { Refusal } from './context.ts'
 import type { RunSetup } from './prepare-run.ts'
+import { holdWorkflowLock } from './workflow-lock.ts'
+import { sweepTemps } from '../leftovers.ts'
+import type { HeldRunLock } from '../run-lock.ts'
 
 /** A real run's record on disk: its lock and its state document. A dry run has none. */
 export interface RunRecord {
   lock: Lock
   state: RunState
+  /** The workflow's own lock (a Lease), when it declares one: other hosts, other state directories. */
+  runLock?: HeldRunLock
 }
 
-/** Take the workflow's lock and save the run as running (a resume continues its run id). Throws a Refusal when locked. */
-export function startRecord(s: RunSetup, bus: EventBus): RunRecord {
+/**
+ * Take the state directory's lock, then the workflow's own lock, and save the run as running
+ * (a resume continues its run id). Throws a Refusal when either is held: nothing is written then.
+ */
+export async function startRecord(s: RunSetup, bus: EventBus, o: { env: NodeJS.ProcessEnv; signal: AbortSignal }): Promise<RunRecord> {
   const { store, previous, wf } = s
   store.ensure()
   const runId = previous?.runId ?? newRunId()
@@ -30,6 +38,16 @@ export function startRecord(s: RunSetup, bus: EventBus): RunRecord {
     throw e
   }
   if (lock.tookOver) bus.emit({ type: 'notice', message: lock.tookOver })
+  // Holding the lock, no write of ours is in flight: temps left by a killed one may go.
+  const swept = sweepTemps(store.workflowDir)
+  if (swept.length) bus.emit({ type: 'notice', message: `removed ${swept.length} temp file(s) left by a write killed halfway: ${swept.map((t) => t.path).join(', ')}` })
+  let runLock: HeldRunLock | undefined
+  try {
+    runLock = await holdWorkflowLock({ wf, params: s.params, loadStep: s.loadStep, env: o.env, runId, stateDir: store.stateDir, signal: o.signal, notice: (message) => bus.emit({ type: 'notice', message }), next: s.next })
+  } catch (e) {
+    lock.release()
+    throw e
+  }
   let state: RunState
   if (previous) {
     state = { ...previous, status: 'running', pid: process.pid, resumes: previous.resumes + 1, finishedAt: undefined, workflowHash: wf.hash, definition: wf.definition, params: s.shownParams }
@@ -39,17 +57,18 @@ export function startRecord(s: RunSetup, bus: EventBus): RunRecord {
   }
   store.save(state)
   store.appendEvent(state.runId, { type: 'run-start', mode: s.mode.kind, resumeOf: previous?.runId, pid: process.pid })
-  return { lock, state }
+  return { lock, state, runLock }
 }
 
 /** Save how the run ended, then let the next run in. */
-export function finishRecord(s: RunSetup, record: RunRecord | undefined, result: RunResult): void {
+export async function finishRecord(s: RunSetup, record: RunRecord | undefined, result: RunResult): Promise<void> {
   if (!record) return
   const { state, lock } = record
   state.status = result.status
   state.finishedAt = new Date().toISOString()
   s.store.save(state)
   s.store.appendEvent(state.runId, { type: 'run-end', status: result.status, exitCode: result.exitCode })
+  await record.runLock?.release()
   lock.release()
 }
 

@@ -1,10 +1,12 @@
 import { EXIT } from '../exit-codes.ts'
+import type { RunState } from '../state.ts'
 import { join } from 'node:path'
 import type { CliArgs } from '../args.ts'
 import { Refusal, type CliContext } from '../cli/context.ts'
 import { checkStepInputs, openWorkflow } from '../cli/open-workflow.ts'
 import { prepareRun, type RunSetup } from '../cli/prepare-run.ts'
-import { finishRecord, startRecord } from '../cli/run-record.ts'
+import { finishRecord, startRecord, type RunRecord } from '../cli/run-record.ts'
+import { inspectWorkflowLock } from '../cli/workflow-lock.ts'
 import { withSession, type Session } from '../cli/session.ts'
 import { EventBus } from '../events.ts'
 import { shownPath } from '../load.ts'
@@ -26,16 +28,31 @@ export async function runCommand(ctx: CliContext, args: CliArgs): Promise<number
 }
 
 async function run(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session): Promise<number> {
-  const { wf, store, previous, next } = s
+  const { store, previous } = s
   const driftNote = previous ? refuseDrift(args, s) : undefined
   const { bus, plans } = wireBus(ctx, args, session)
+  if (driftNote) bus.emit({ type: 'notice', message: `${driftNote}: continuing` })
   // Read before this run records itself: steps may look at the last run's outputs.
   const history = previous ?? store.latest()
-  if (driftNote) bus.emit({ type: 'notice', message: `${driftNote}: continuing` })
-  const record = args.dryRun ? undefined : startRecord(s, bus)
+  const record = args.dryRun ? undefined : await startRecord(s, bus, { env: ctx.env, signal: session.signal })
+  try {
+    return await runAndReport(ctx, args, s, session, bus, plans, record, history)
+  } finally {
+    await record?.runLock?.release() // also when something threw: the next run should not wait for expiry
+  }
+}
+
+async function runAndReport(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session, bus: EventBus, plans: Map<string, Change[]>, record: RunRecord | undefined, history: RunState | undefined): Promise<number> {
+  const { wf, store, previous, next } = s
   const state = record?.state
   const transcript = state ? startTranscript(s, state.runId, bus) : undefined
   const startedAt = new Date()
+  // Losing the Lease mid-run (renewals failed, or another run took it) stops the run like a signal.
+  const lost = record?.runLock?.lost
+  lost?.addEventListener('abort', () => ctx.say(`credflow: ${(lost.reason as Error).message}; stopping (state is saved: continue later with --resume)`))
+  if (args.dryRun) {
+    for (const line of await inspectWorkflowLock({ wf, params: s.params, loadStep: s.loadStep, env: ctx.env, stateDir: store.stateDir, signal: session.signal, next })) bus.emit({ type: 'notice', message: `lock: ${line}` })
+  }
 
   const result = await runWorkflow({
     workflow: wf,
@@ -45,7 +62,7 @@ async function run(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session
     interactive: session.interactive,
     yes: args.yes,
     maxParallel: args.maxParallel,
-    signal: session.signal,
+    signal: lost ? AbortSignal.any([session.signal, lost]) : session.signal,
     bus,
     state,
     store: state ? store : undefined,
@@ -57,7 +74,9 @@ async function run(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session
     next,
   })
   const finishedAt = new Date()
-  finishRecord(s, record, result)
+  // A lost Lease: another run may hold the Secret now (exit 3, not 130).
+  if (lost?.aborted) result.exitCode = EXIT.locked
+  await finishRecord(s, record, result)
   bus.emit({ type: 'run-end', status: result.status, exitCode: result.exitCode })
   await session.tty?.done()
 

@@ -10,5 +10,5 @@ export async function statusCommand(ctx: CliContext, args: CliArgs): Promise<num
   const open = openWorkflow(ctx, args)
   await checkStepInputs(open)
   const { wf, params, store, loadStep, next } = prepareRun(ctx, args, open)
-  return withSession(ctx, args, ({ io, signal }) => statusReport({ wf, params, store, loadStep, io, signal, json: args.json, out: ctx.out, next }))
+  return withSession(ctx, args, ({ io, signal }) => statusReport({ wf, params, store, loadStep, io, signal, json: args.json, out: ctx.out, next, env: ctx.env }))
 }

@@ -1,3 +1,4 @@
+import { crashPoint } from '../../crash-point.ts'
 import type { EventBus, ErrorInfo, NodeStatus } from '../events.ts'
 import type { Instance } from '../instances.ts'
 import type { ResumePlan } from '../resume.ts'
@@ -119,6 +120,7 @@ export class NodeLedger {
       state.nodes[id] = next
       store.save(state)
       store.appendEvent(state.runId, { type: 'status', node: id, status: next.status, attempt: next.attempts, reason: next.reason, error: next.error })
+      if (next.status === 'succeeded' || next.status === 'cached') crashPoint(`after:${id}`) // a step boundary, for the crash matrix
     }
     bus.emit({ type: 'status', id, status: next.status, reason: patch.reason, error: patch.error, attempt, durationMs: next.durationMs, outputs: patch.outputs })
   }

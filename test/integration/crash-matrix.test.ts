@@ -1,0 +1,275 @@
+// The crash and concurrency matrix (test/e2e/crash-matrix.ts, rendered into docs/reliability.md):
+// the real CLI against the real plane, SIGKILLed by lib/crash-point.ts exactly at each point,
+// then recovered by --resume and, separately, by a fresh run; then two hosts (two state
+// directories, two host names) at once, and hosts whose clocks are off (libfaketime).
+// After each case: the Secret holds the newest grant under its key, the stale Secret is gone,
+// the Deployment rolled exactly once, no backup or temp file is left, nothing written holds a
+// token, and the Lease is free again.
+import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { FIXTURE } from '../k8s/fixtures.ts'
+import type { GmailEnv, RunResult } from '../e2e/gmail-env.ts'
+import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
+import type { ApiProxy } from '../e2e/api-proxy.ts'
+import type { ClusterView } from '../e2e/cluster.ts'
+import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
+import { CRASH_POINTS, RECOVERIES, MATRIX_BEGIN, MATRIX_END, renderMatrix, type Recovery } from '../e2e/crash-matrix.ts'
+import { ROOT } from '../e2e/gmail-env.ts'
+
+const kubeconfig = inject('kubeconfig')
+const ns = FIXTURE.namespace
+const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
+const SECRET_PATH = `/api/v1/namespaces/${ns}/secrets/${FIXTURE.secret}`
+
+let env: GmailEnv
+let proxy: ApiProxy
+let view: ClusterView
+let sets: string[]
+const grants: Buffer[] = []
+const started = performance.now()
+let cliRuns = 0
+
+beforeAll(async () => {
+  ;({ env, proxy, view, sets } = await openProxiedSandbox(kubeconfig))
+})
+afterAll(async () => {
+  const secs = ((performance.now() - started) / 1000).toFixed(0)
+  process.stderr.write(`[crash-matrix] ${CRASH_POINTS.length * RECOVERIES.length} crash cases + concurrency, ${cliRuns} CLI runs, ${secs}s\n`)
+  await closeProxiedSandbox(kubeconfig, { env, proxy })
+})
+
+/** A new consent on this host: a new grant in the token file. */
+async function newGrant(): Promise<Buffer> {
+  const bytes = await env.seedTokenFile()
+  grants.push(bytes)
+  return bytes
+}
+
+async function restoreStale(): Promise<void> {
+  if (await view.secret(FIXTURE.staleSecret)) return
+  await view.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: FIXTURE.staleSecret, namespace: ns }, type: 'Opaque', data: { 'token.json': Buffer.from('{"stale":true}').toString('base64') } } })
+}
+
+const generation = async () => (await view.deployment()).metadata!.generation!
+
+function run(args: string[], extraEnv: Record<string, string> = {}, stateDir?: string): Promise<RunResult> {
+  cliRuns++
+  return env.run(args, { env: { ...extraEnv, ...(stateDir ? { CREDFLOW_STATE_DIR: stateDir } : {}) } })
+}
+
+/** Files anywhere under `dir` whose names say backup or temp. */
+function leftovers(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  const out: string[] = []
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (/^backup-|\.tmp$|^lock\.(stale\.)?\d+\./.test(e.name)) out.push(p)
+    }
+  }
+  walk(dir)
+  return out
+}
+
+async function leaseRecord() {
+  const k8s = await import('@kubernetes/client-node')
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(kubeconfig)
+  return kc.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name: FIXTURE.lease, namespace: ns })
+}
+
+/** The invariants every case ends with. */
+async function expectWorldGood(o: { grant: Buffer; generationBefore: number; stateDirs?: string[]; rollouts?: number }) {
+  const secret = await view.secretBytes()
+  expect(secret?.equals(o.grant), 'the Secret holds the newest grant under its key').toBe(true)
+  expect(await view.secret(FIXTURE.staleSecret), 'the stale Secret is gone').toBeUndefined()
+  expect(await generation(), 'exactly one rollout').toBe(o.generationBefore + (o.rollouts ?? 1))
+  for (const d of [env.stateDir, ...(o.stateDirs ?? []), dirname(env.tokenFile)]) expect(leftovers(d), `no backup or temp left in ${d}`).toEqual([])
+  const lease = await leaseRecord()
+  expect(lease.spec?.holderIdentity ?? '', 'the Lease is released').toBe('')
+  const haystacks: Record<string, string> = { ...env.stateFiles(), lease: JSON.stringify(lease), secretMeta: JSON.stringify((await view.secret())!.metadata) }
+  for (const d of o.stateDirs ?? []) for (const [k, v] of Object.entries(filesUnder(d))) haystacks[k] = v
+  env.transcripts.forEach((t, i) => (haystacks[`output #${i}`] = t))
+  expect(findLeaks(haystacks, secretNeedles(env.standIn, grants)), 'no token bytes in anything written').toEqual([])
+}
+
+function filesUnder(dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  const walk = (d: string) => {
+    if (!existsSync(d)) return
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else out[p] = readFileSync(p, 'utf8')
+    }
+  }
+  walk(dir)
+  return out
+}
+
+describe('docs/reliability.md', () => {
+  it('holds the matrix as test/e2e/crash-matrix.ts defines it', () => {
+    const doc = readFileSync(join(ROOT, 'docs/reliability.md'), 'utf8')
+    const start = doc.indexOf(MATRIX_BEGIN)
+    const end = doc.indexOf(MATRIX_END)
+    expect(start, 'the crash-matrix markers').toBeGreaterThanOrEqual(0)
+    expect(doc.slice(start, end + MATRIX_END.length)).toBe(renderMatrix())
+  })
+})
+
+describe('SIGKILL at each point, then --resume or a fresh run', () => {
+  for (const c of CRASH_POINTS) {
+    for (const recovery of RECOVERIES) {
+      it(`${c.point}, then ${recovery === 'resume' ? '--resume' : 'a fresh run'}`, async () => {
+        const grant = await newGrant()
+        await restoreStale()
+        const before = await generation()
+        const killed = await run([...sets, '--yes'], { CREDFLOW_TEST_CRASH_AT: c.point })
+        expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL')
+        const crashed = env.runs().at(-1)!
+        await recover(recovery, c.fresh === 'refuses' && recovery === 'fresh', crashed.runId)
+        await expectWorldGood({ grant, generationBefore: before })
+      })
+    }
+  }
+})
+
+async function recover(recovery: Recovery, refusesFresh: boolean, crashedRun: string): Promise<void> {
+  if (recovery === 'resume') {
+    const r = await run([...sets, '--yes', '--resume'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(env.runs().at(-1)!.runId).toBe(crashedRun)
+    return
+  }
+  const r = await run([...sets, '--yes'])
+  if (refusesFresh) {
+    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.stdout).toMatch(new RegExp(`is missing and run ${crashedRun} holds its backup`))
+    const resumed = await run([...sets, '--yes', '--resume', crashedRun])
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0)
+    return
+  }
+  expect(r.code, r.stdout + r.stderr).toBe(0)
+  // The crashed run's Lease is taken over at once: its pid is provably dead on this host.
+  expect(r.stdout + r.stderr).toMatch(/took over Lease basketball-api\/credflow-gmail-oauth-token from pid \d+ on \S+.*(no longer running|belongs to another process)/)
+}
+
+describe('two hosts, two state directories', () => {
+  const SSH = { CREDFLOW_TEST_HOSTNAME: 'operator-box', SSH_CONNECTION: '10.0.0.9 50022 10.0.0.2 22' }
+  const FORGEJO = { CREDFLOW_TEST_HOSTNAME: 'forgejo-runner', FORGEJO_ACTIONS: 'true', GITHUB_ACTIONS: 'true', GITHUB_REPOSITORY: 'ops/credflow', GITHUB_RUN_NUMBER: '7' }
+  let stateB: string
+  let tokenB: string
+  let setsB: string[]
+  beforeAll(() => {
+    stateB = join(env.dir, 'state-forgejo')
+    tokenB = join(env.dir, 'forgejo-token.json')
+    setsB = env.sets({ kubeconfig: proxy.kubeconfig, tokenFile: tokenB })
+  })
+  const deleteOfSecret = (q: { method: string; path: string }) => q.method === 'DELETE' && q.path.split('?')[0] === SECRET_PATH && !/dryRun=/.test(q.path)
+  const runsIn = (dir: string) => (existsSync(join(dir, 'gmail-reauth', 'runs')) ? readdirSync(join(dir, 'gmail-reauth', 'runs')) : [])
+
+  /** Host A (ssh) starts and is held at its DELETE of the Secret, Lease in hand; `during` runs meanwhile. */
+  async function whileHeld(during: () => Promise<void>): Promise<RunResult> {
+    const held = proxy.hold(deleteOfSecret)
+    cliRuns++
+    const a = env.spawn([...sets, '--yes'], { env: SSH })
+    const h = await held
+    try {
+      await during()
+    } finally {
+      h.forward()
+    }
+    return a.done
+  }
+
+  it('same grant at once: the second exits 3 naming the first and writes no state; after it, nothing to do', async () => {
+    const grant = await newGrant()
+    copyFileSync(env.tokenFile, tokenB)
+    await restoreStale()
+    const before = await generation()
+    const a = await whileHeld(async () => {
+      const b = await run([...setsB, '--yes'], FORGEJO, stateB)
+      expect(b.code, b.stdout + b.stderr).toBe(3)
+      const aRun = env.runs().at(-1)!
+      expect(b.stderr).toMatch(new RegExp(`another run holds Lease basketball-api/credflow-gmail-oauth-token: pid ${aRun.pid} on operator-box, run ${aRun.runId}, started from ssh shell, holding since \\S+Z \\(\\S+ ago\\)`))
+      expect(b.stderr).toMatch(/hint: that run is on operator-box \(ssh shell\): wait for it to finish there/)
+      expect(runsIn(stateB)).toEqual([])
+    })
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    const b = await run([...setsB, '--yes'], FORGEJO, stateB)
+    expect(b.code, b.stdout + b.stderr).toBe(0)
+    await expectWorldGood({ grant, generationBefore: before, stateDirs: [stateB] })
+  })
+
+  it('different grants, the newer first: the second exits 3, then its older grant is refused naming the host that wrote the newer one', async () => {
+    await env.seedTokenFile().then((b) => grants.push(b))
+    copyFileSync(env.tokenFile, tokenB) // the Forgejo host's grant: consented first
+    env.standIn.control.advance(10 * 60_000)
+    const newer = await newGrant() // then the operator consents again on their box
+    await restoreStale()
+    const before = await generation()
+    const a = await whileHeld(async () => {
+      const b = await run([...setsB, '--yes'], FORGEJO, stateB)
+      expect(b.code, b.stdout + b.stderr).toBe(3)
+    })
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    const b = await run([...setsB, '--yes'], FORGEJO, stateB)
+    expect(b.code, b.stdout + b.stderr).toBe(1)
+    expect(b.stdout).toMatch(/refusing to replace the newer grant in Secret basketball-api\/gmail-oauth-token with the older one in \S+forgejo-token\.json: the Secret's grant was consented \S+Z, the local file's \S+Z\. The Secret's grant \(refresh token sha256:[0-9a-f]{12}\) was written by operator-box \(run \S+, ssh shell\) at \S+Z \(apiserver clock\)/)
+    expect(b.stdout).toMatch(/hint: bring this host's token file up to date from the Secret instead: kubectl -n basketball-api get secret gmail-oauth-token -o jsonpath='\{\.data\.gmail-westsidebasketball\\\.json\}' \| base64 -d > \S+; to replace it anyway: rerun with --allow-older-grant/)
+    await expectWorldGood({ grant: newer, generationBefore: before, stateDirs: [stateB] })
+  })
+
+  it('a newer grant from the second host replaces the Secret', async () => {
+    env.standIn.control.advance(10 * 60_000)
+    const newest = await newGrant()
+    copyFileSync(env.tokenFile, tokenB)
+    await restoreStale()
+    const before = await generation()
+    const b = await run([...setsB, '--yes'], FORGEJO, stateB)
+    expect(b.code, b.stdout + b.stderr).toBe(0)
+    await expectWorldGood({ grant: newest, generationBefore: before, stateDirs: [stateB] })
+  })
+
+  it('the older grant again, with --allow-older-grant: replaced as told, and said so', async () => {
+    const older = grants.at(-2)! // the operator's grant from two cases ago
+    const { writeFileSync } = await import('node:fs')
+    writeFileSync(env.tokenFile, older, { mode: 0o600 })
+    await restoreStale()
+    const before = await generation()
+    const a = await run([...sets, '--yes', '--allow-older-grant'], SSH)
+    expect(a.code, a.stdout + a.stderr).toBe(0)
+    expect(a.stdout).toMatch(/replacing the newer grant in Secret basketball-api\/gmail-oauth-token \(sha256:[0-9a-f]{12}, written by forgejo-runner \(run \S+, Forgejo \(ops\/credflow run #7\)\)/)
+    expect((await view.secretBytes())!.equals(older)).toBe(true)
+    expect(await generation()).toBe(before + 1)
+  })
+})
+
+describe('hosts whose clocks are off (libfaketime)', () => {
+  const skewed = (offset: string) => ({ LD_PRELOAD: FAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' })
+  beforeAll(() => {
+    expect(existsSync(FAKETIME), `${FAKETIME} (Debian libfaketime; test/ops/tools.sh installs it)`).toBe(true)
+  })
+
+  it('a host 5 minutes ahead: works, and warns about its clock', async () => {
+    const grant = await newGrant()
+    await restoreStale()
+    const before = await generation()
+    const r = await run([...sets, '--yes'], skewed('+5m'))
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout + r.stderr).toMatch(/this host's clock is 5m0s ahead of the apiserver's \(its Date header\)/)
+    await expectWorldGood({ grant, generationBefore: before })
+  })
+
+  it("then a host with a correct clock: restarts although the ahead host's restartedAt looks newer", async () => {
+    const grant = await newGrant()
+    await restoreStale()
+    const before = await generation()
+    const r = await run([...sets, '--yes'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/restarted Deployment basketball-api\/basketball-api/)
+    await expectWorldGood({ grant, generationBefore: before })
+  })
+})
