@@ -36,6 +36,12 @@ export interface RunState {
   /** Per-node and per-param hashes of the workflow (absent in runs recorded before they were kept). */
   definition?: DefinitionHashes
   runId: string
+  /**
+   * Order of creation in this state directory (1, 2, ...). Runs are listed by it, not by
+   * startedAt: that is this host's wall clock, which jumps back when NTP corrects it, and
+   * --resume must still find the run that crashed last. Absent in runs recorded before it.
+   */
+  seq?: number
   status: RunStatus
   params: Record<string, unknown>
   host: string
@@ -116,15 +122,21 @@ export class StateStore {
     if (!existsSync(file)) return undefined
     return JSON.parse(readFileSync(file, 'utf8')) as RunState
   }
-  /** Run ids, oldest first (ids sort by start time). */
+  /** Run ids, oldest first: by creation order (seq), then, for runs recorded without one, start time. */
   list(): string[] {
+    return this.#ordered().map((r) => r.id)
+  }
+  /** The seq a run created now gets (call it holding the state directory's lock). */
+  nextSeq(): number {
+    return Math.max(0, ...this.#ordered().map((r) => r.seq)) + 1
+  }
+  #ordered(): { id: string; seq: number; at: number }[] {
     const dir = join(this.workflowDir, 'runs')
     if (!existsSync(dir)) return []
     return readdirSync(dir)
       .filter((d) => existsSync(join(dir, d, 'state.json')))
-      .map((id) => ({ id, at: startedAtOf(join(dir, id, 'state.json')) }))
-      .sort((a, b) => a.at - b.at || a.id.localeCompare(b.id)) // ids only have whole seconds
-      .map((r) => r.id)
+      .map((id) => ({ id, ...orderOf(join(dir, id, 'state.json')) }))
+      .sort((a, b) => a.seq - b.seq || a.at - b.at || a.id.localeCompare(b.id)) // ids only have whole seconds
   }
   latest(filter: (s: RunState) => boolean = () => true): RunState | undefined {
     const ids = this.list()
@@ -136,11 +148,12 @@ export class StateStore {
   }
 }
 
-function startedAtOf(file: string): number {
+function orderOf(file: string): { seq: number; at: number } {
   try {
-    return Date.parse((JSON.parse(readFileSync(file, 'utf8')) as RunState).startedAt) || 0
+    const s = JSON.parse(readFileSync(file, 'utf8')) as RunState
+    return { seq: typeof s.seq === 'number' ? s.seq : 0, at: Date.parse(s.startedAt) || 0 }
   } catch {
-    return 0
+    return { seq: 0, at: 0 }
   }
 }
 

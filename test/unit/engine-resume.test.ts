@@ -2,7 +2,7 @@
 // diamond with failB=3: b fails all three attempts, d and e are blocked; a resume (same
 // params) reruns b, whose fourth attempt succeeds.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
-import { readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describeDrift } from '../../lib/engine/resume.ts'
 import type { RunState } from '../../lib/engine/state.ts'
@@ -62,6 +62,23 @@ describe('--resume', () => {
     expect(r.code).toBe(0)
     expect(r.stderr).toMatch(/nothing to resume: the latest run \S+ succeeded; starting a new run/)
     expect(runIds(sb.state, 'diamond')).toHaveLength(3)
+  })
+  it('continues the run that failed last even when this host clock jumped back since an earlier run', async () => {
+    expect((await diamond(sb.env)).code).toBe(0)
+    const [ok] = runIds(sb.state, 'diamond')
+    // The earlier run was recorded while the clock ran an hour ahead; NTP has corrected it since.
+    const file = join(sb.state, 'diamond', 'runs', ok, 'state.json')
+    const early = JSON.parse(readFileSync(file, 'utf8')) as RunState
+    writeFileSync(file, JSON.stringify({ ...early, startedAt: new Date(Date.now() + 3_600_000).toISOString() }))
+    const again = (...args: string[]) => runMain(['diamond', '--set', `dir=${join(sb.data, 'again')}`, '--set', 'failB=3', ...args], sb.env)
+    mkdirSync(join(sb.data, 'again'))
+    expect((await again()).code).toBe(1)
+    const failed = runIds(sb.state, 'diamond').find((id) => id !== ok)!
+    expect(readState(sb.state, 'diamond', failed).seq).toBe(early.seq! + 1)
+    const r = await again('--resume')
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toContain(`resuming ${failed}`)
+    expect(runIds(sb.state, 'diamond')).toHaveLength(2)
   })
   it('resumes a named run id and rejects an unknown one', async () => {
     expect((await diamond(sb.env, '--set', 'failB=3')).code).toBe(1)

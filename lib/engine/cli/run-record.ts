@@ -54,6 +54,7 @@ export async function startRecord(s: RunSetup, bus: EventBus, o: { env: NodeJS.P
   } else {
     state = newRunState({ workflow: wf.name, file: wf.file, workflowHash: wf.hash, definition: wf.definition, params: s.shownParams })
     state.runId = runId
+    state.seq = store.nextSeq()
   }
   store.save(state)
   store.appendEvent(state.runId, { type: 'run-start', mode: s.mode.kind, resumeOf: previous?.runId, pid: process.pid })
