@@ -86,6 +86,14 @@ export function runHolder(env: NodeJS.ProcessEnv, runId: string | undefined, sta
   }
 }
 
+/**
+ * This process of run `runId`, beyond pid reuse and reboots. A step that records it can tell
+ * later whether it is still the process that took the run's lock (a resume is another one).
+ */
+export function processIdentity(runId: string): string {
+  return [runId, process.pid, processStartTime(process.pid) ?? '', bootId() ?? ''].join('/')
+}
+
 type Loader = (taskId: string) => Promise<unknown>
 
 /** The workflow's lock task with its inputs resolved (params only) and validated; undefined when it declares none. */

@@ -100,7 +100,8 @@ export async function probeServer(kube: Kube, timeoutMs = 10_000): Promise<strin
   const k8s = await clientNode()
   const signal = AbortSignal.timeout(timeoutMs)
   try {
-    const v = await kube.kc.makeApiClient(k8s.VersionApi).getCode(callOptions({ signal }))
+    // The request object comes first: options in its place would be ignored, the timeout with them.
+    const v = await kube.kc.makeApiClient(k8s.VersionApi).getCode({}, callOptions({ signal }))
     return v.gitVersion
   } catch (e) {
     const why = signal.aborted ? Object.assign(new Error('timeout'), { code: `ETIMEDOUT after ${timeoutMs / 1000}s` }) : e

@@ -16,6 +16,7 @@ import { OpsError } from '../errors.ts'
 import { formatDuration } from '../duration.ts'
 import { callOptions, clientNode, type Kube } from './client.ts'
 import { isAlreadyExists, isConflict, isNotFound } from './errors.ts'
+import { ServerClock } from './server-clock.ts'
 
 /** Who holds the Lease, in words an operator can act on (JSON in one annotation). */
 export const HOLDER_ANNOTATION = 'credflow.dev/holder'
@@ -69,33 +70,6 @@ export function leaseTiming(durationMs: number): LeaseTiming {
   // client-go's defaults keep the same proportions (15s / 10s / 2s): renew often, give up
   // well before another host may take over.
   return { durationMs: d, renewEveryMs: Math.max(500, Math.floor(d / 6)), renewDeadlineMs: Math.floor((d * 2) / 3) }
-}
-
-/** The apiserver's clock as seen in Date headers; second precision. */
-export class ServerClock {
-  offsetMs: number | undefined
-  private readonly localNow: () => number
-  constructor(localNow: () => number = Date.now) {
-    this.localNow = localNow
-  }
-  observe(dateHeader: string | undefined, sentAt: number, receivedAt: number): void {
-    const server = dateHeader ? Date.parse(dateHeader) : NaN
-    if (Number.isNaN(server)) return
-    // The header truncates to whole seconds: the server's clock was in [server, server+1s) at
-    // some point between our send and our receive. Take the middle of both.
-    this.offsetMs = server + 500 - (sentAt + receivedAt) / 2
-  }
-  now(): number {
-    return this.localNow() + (this.offsetMs ?? 0)
-  }
-  /** This host's wall clock (what the offset is measured against). */
-  local(): number {
-    return this.localNow()
-  }
-  /** MicroTime as the apiserver writes it (RFC 3339 with exactly six fractional digits). */
-  microTime(): string {
-    return new Date(this.now()).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z')
-  }
 }
 
 export function describeHolder(r: LeaseRecord, serverNow: number): string {

@@ -8,7 +8,7 @@
 // revocation is project-wide and would kill the new token too (research note §2.6).
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
-import { dirname, isAbsolute, join } from 'node:path'
+import { basename, dirname, isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hostname, userInfo } from 'node:os'
 import { z } from 'zod'
@@ -16,11 +16,11 @@ import { defineStep, type StepContext } from '../../lib/engine/step.ts'
 import { OpsError, isOpsError } from '../../lib/errors.ts'
 import { parseDuration, formatDuration } from '../../lib/duration.ts'
 import { expandHome } from '../../lib/paths.ts'
-import { sha256Hex, fingerprint } from '../../lib/secret-value.ts'
+import { sha256Hex } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { nextStdinLine } from '../../lib/stdin-lines.ts'
 import { probeToken, clientFor, besideCredentials, type TokenProbe } from '../../lib/oauth/token-probe.ts'
-import { readTokenFile, writeTokenFile, parseTokenFile, type TokenFile, type TokenFileFormat } from '../../lib/oauth/token-file.ts'
+import { readTokenFile, writeTokenFile, type TokenFile, type TokenFileFormat } from '../../lib/oauth/token-file.ts'
 import { GOOGLE_ENDPOINTS } from '../../lib/oauth/endpoints.ts'
 import { describeCover } from '../../lib/oauth/scope-coverage.ts'
 import { SDK_CONSENT_COMMAND, consentMethod, missingScopesHint, notReady, type ConsentMethod } from './consent-method.ts'
@@ -28,10 +28,11 @@ import { runLoopbackFlow } from '../../lib/oauth/loopback-flow.ts'
 import { gmailProfile } from '../../lib/oauth/google-client.ts'
 import { compareScopes } from '../../lib/oauth/scopes.ts'
 import { shellQuote } from '../../lib/engine/command.ts'
+import { processIdentity } from '../../lib/engine/run-lock.ts'
+import { GOOGLE_TESTING_EXPIRY_MS, consentClock, consentTime, grantOf, type Consent, type ConsentClock } from './consent-time.ts'
 import { loadSecretsRegistry, findEntry } from '../../lib/registry.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const GOOGLE_TESTING_EXPIRY_MS = 7 * 86_400_000
 
 const Target = z.object({ namespace: z.string(), secret: z.string() }).passthrough()
 const Inputs = z.object({
@@ -54,53 +55,6 @@ const Inputs = z.object({
 type In = z.infer<typeof Inputs>
 type Ctx = StepContext<In>
 
-interface Consent {
-  at: Date
-  source: 'Google' | 'run state' | 'Secret annotation' | 'file mtime'
-}
-
-/** Which grant a file holds: a fingerprint of its refresh token (a new consent, a new one). */
-const grantOf = (probe: Pick<TokenProbe, 'file'>) => fingerprint(probe.file.refreshToken.reveal())
-type GrantFacts = Pick<TokenProbe, 'file' | 'refreshTokenExpiresIn'>
-
-/**
- * When the operator last consented to the grant the file holds now. Google says it for
- * Testing-mode clients (refresh_token_expires_in counts down the 7 days). Otherwise a time we
- * recorded counts only for the same grant: a consent done by hand since then brought a new
- * refresh token, and the file's mtime (when it was written) is the better guess.
- */
-async function consentTime(ctx: Ctx, probe: GrantFacts): Promise<Consent | undefined> {
-  if (probe.refreshTokenExpiresIn !== undefined) {
-    return { at: new Date(Date.now() - (GOOGLE_TESTING_EXPIRY_MS - probe.refreshTokenExpiresIn * 1000)), source: 'Google' }
-  }
-  const grant = grantOf(probe)
-  const prev = ctx.previousOutputs
-  if (prev?.grant === grant && typeof prev.consentedAt === 'string' && !Number.isNaN(Date.parse(prev.consentedAt))) {
-    return { at: new Date(prev.consentedAt), source: 'run state' }
-  }
-  const t = ctx.inputs.targets[0]
-  if (t) {
-    try {
-      const { connect } = await import('../../lib/k8s/client.ts')
-      const { readSecret } = await import('../../lib/k8s/secrets.ts')
-      const { CONSENTED_AT_ANNOTATION } = await import('../../lib/k8s/secret-replace.ts')
-      const kube = await connect({ kubeconfig: ctx.inputs.kubeconfig || undefined, context: ctx.inputs.context || undefined }, { timeoutMs: 5000 })
-      const s = await readSecret(kube, { namespace: t.namespace, name: t.secret }, { signal: ctx.signal })
-      const a = s?.annotations[CONSENTED_AT_ANNOTATION]
-      const key = typeof t.key === 'string' ? t.key : undefined
-      const sameGrant = key && s?.data[key] ? parseTokenFile(s.data[key].reveal()).refreshToken.equals(probe.file.refreshToken) : false
-      if (a && sameGrant && !Number.isNaN(Date.parse(a))) return { at: new Date(a), source: 'Secret annotation' }
-    } catch {
-      // The cluster is the next steps' business; here it is only a hint about the consent's age.
-    }
-  }
-  try {
-    return { at: statSync(expandHome(ctx.inputs.tokenFile)).mtime, source: 'file mtime' }
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * What --status and a dry run can still say about a dead token: when its consent was and how
  * that compares with Google's 7-day limit, and the command that fixes it.
@@ -116,9 +70,10 @@ async function deadTokenFacts(ctx: Ctx): Promise<string> {
   } catch {
     return fix
   }
-  const consent = await consentTime(ctx, { file })
+  const clock = await consentClock(ctx.inputs, ctx.signal)
+  const consent = await consentTime(ctx.inputs, ctx.previousOutputs, { file }, clock, ctx.signal)
   if (!consent) return fix
-  const age = Date.now() - consent.at.getTime()
+  const age = clock.now() - consent.at.getTime()
   const left = GOOGLE_TESTING_EXPIRY_MS - age
   // gmail-mcp rewrites the file on every refresh: its mtime says when it was last written, not when consent was.
   const early = consent.source === 'file mtime' ? 'so the consent is older than the file, or the token was revoked' : 'revoked early (a password change or a revocation)'
@@ -175,12 +130,19 @@ function formatChange(i: In): string {
 const probeOf = (i: In, signal: AbortSignal) =>
   probeToken({ tokenFile: expandHome(i.tokenFile), clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, endpoints: i.endpoints, requiredScopes: i.requiredScopes, signal })
 
-function outputs(i: In, consent: Consent, probe: Pick<TokenProbe, 'file'>) {
+/**
+ * consentedAt is on `consentClock` (the apiserver's when it answered); consentBy names the process
+ * whose apply did the consent ('' otherwise): update-secret in that same process, which has held
+ * the Lease since before the consent, knows the grant is the newest.
+ */
+function outputs(i: In, c: { consent: Consent; clock: ConsentClock; by?: string }, probe: Pick<TokenProbe, 'file'>) {
   return {
     grant: grantOf(probe),
     account: i.account,
-    consentedAt: consent.at.toISOString(),
-    consentSource: consent.source,
+    consentedAt: c.consent.at.toISOString(),
+    consentClock: c.clock.kind,
+    consentBy: c.by ?? '',
+    consentSource: c.consent.source,
     tokenFingerprint: probe.file.fingerprint,
     format: probe.file.format,
   }
@@ -229,8 +191,9 @@ export default defineStep({
     if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
       return { done: false, reason: `the token belongs to ${probe.email}, not ${i.account}: consent again as ${i.account}` + methodNote(method), observed: policy }
     }
-    const consent = (await consentTime(ctx, probe)) ?? { at: new Date(0), source: 'file mtime' as const }
-    const age = Date.now() - consent.at.getTime()
+    const clock = await consentClock(i, ctx.signal)
+    const consent = (await consentTime(i, ctx.previousOutputs, probe, clock, ctx.signal)) ?? { at: new Date(0), source: 'file mtime' as const }
+    const age = clock.now() - consent.at.getTime()
     const limit = parseDuration(i.reauthAfter)!
     const left = GOOGLE_TESTING_EXPIRY_MS - age
     const facts =
@@ -238,7 +201,7 @@ export default defineStep({
       `consent ${formatDuration(age)} ago (${consent.source}), ${left > 0 ? `${formatDuration(left)} left before Google's 7-day expiry` : 'past the 7-day mark'}; ${policy}`
     if (age >= limit) return { done: false, reason: `consent is ${formatDuration(age)} old (reauthAfter ${i.reauthAfter})` + methodNote(method), observed: facts }
     const later = method.problem ? `; the next consent will not run as configured: ${method.problem}` : ''
-    return { done: true, outputs: outputs(i, consent, probe), observed: `${facts}; re-auth due in ${formatDuration(limit - age)}${later}` }
+    return { done: true, outputs: outputs(i, { consent, clock }, probe), observed: `${facts}; re-auth due in ${formatDuration(limit - age)}${later}` }
   },
 
   async plan({ inputs: i }) {
@@ -259,11 +222,13 @@ export default defineStep({
     if (method.problem) throw notReady(method)
     if (i.mode === 'external') await runExternal(ctx, path, method)
     else await runBuiltin(ctx, path)
-    const consent: Consent = { at: new Date(), source: 'run state' }
+    const consentedAt = Date.now()
+    const clock = await consentClock(i, ctx.signal)
+    const consent: Consent = { at: new Date(clock.fromLocal(consentedAt)), source: 'run state' }
     // The new file must work before anything downstream trusts it.
     const probe = await probeOf(i, ctx.signal)
     ctx.log(`token file ${i.tokenFile} now ${probe.file.fingerprint} (${probe.file.format}); refresh works for ${probe.email}`)
-    return outputs(i, consent, probe)
+    return outputs(i, { consent, clock, by: ctx.runDir ? processIdentity(basename(ctx.runDir)) : undefined }, probe)
   },
 
   runbook: ({ inputs: i }) => {

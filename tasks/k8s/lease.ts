@@ -9,7 +9,8 @@ import { staleReason } from '../../lib/engine/lock.ts'
 import { parseDuration, formatDuration } from '../../lib/duration.ts'
 import { connect } from '../../lib/k8s/client.ts'
 import { explainNotFound } from '../../lib/k8s/namespaces.ts'
-import { LeaseLock, LeaseHeldError, ServerClock, describeHolder, inspectLease, leaseTiming, LeaseClient, type HolderInfo, type LeaseRef, type ObservedLease } from '../../lib/k8s/lease.ts'
+import { ServerClock } from '../../lib/k8s/server-clock.ts'
+import { LeaseLock, LeaseHeldError, describeHolder, inspectLease, leaseTiming, LeaseClient, type HolderInfo, type LeaseRef, type ObservedLease } from '../../lib/k8s/lease.ts'
 
 const Inputs = z.object({
   targets: z.array(z.object({ namespace: z.string().min(1), secret: z.string().min(1) }).passthrough()).min(1),

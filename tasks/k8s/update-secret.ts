@@ -18,8 +18,8 @@ import { requireNamespace } from '../../lib/k8s/namespaces.ts'
 import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
 import { replaceSecret, checkReplaceAllowed, withoutLastApplied, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION, GRANT_ANNOTATION, WRITTEN_BY_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 import { compareGrants, grantOf } from '../../lib/grant-order.ts'
-import { runHolder } from '../../lib/engine/run-lock.ts'
-import { ServerClock } from '../../lib/k8s/lease.ts'
+import { processIdentity, runHolder } from '../../lib/engine/run-lock.ts'
+import { ServerClock } from '../../lib/k8s/server-clock.ts'
 import { saveBackup, loadBackup, otherRunBackup, runWithBackup } from '../../lib/k8s/secret-backup.ts'
 import { restartDeployment } from '../../lib/k8s/rollout.ts'
 
@@ -31,6 +31,10 @@ const Inputs = z.object({
   /** From map-key: the bytes we validated. The file must still hold exactly them. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   consentedAt: z.string().optional(),
+  /** Whose clock consentedAt was read on (reauth moves it onto the apiserver's when it can). */
+  consentClock: z.enum(['apiserver', 'this host']).default('this host'),
+  /** The process whose reauth did the consent ('' when none did): in that same process, the grant is the newest. */
+  consentBy: z.string().default(''),
   /** Replace a Secret that holds a later consent than the local file (refused otherwise). */
   allowOlderGrant: z.boolean().default(false),
   /** The consumers `restart` will roll: checked (server-side dry run) before the Secret is touched. */
@@ -103,12 +107,18 @@ function localFile(path: string): SecretValue | string {
 /** Where a wrong namespace comes from: the workflow's targets param. */
 const TARGETS_HINT = `kubectl get namespaces; then fix the namespace in the targets param: --set targets='[{"namespace":"…","secret":"…","key":"…","staleSecrets":[…],"deployments":[…]}]' (--help shows the default)`
 
-/** The Secret, or undefined when it does not exist; a missing namespace is said as such. */
 /** The apiserver's clock, from the Date of our reads: consent times are compared and recorded on it. */
 const serverClock = new ServerClock()
-/** A time of this host's clock, on the apiserver's (unchanged until a response was seen). */
-const onServerClock = (iso: string | undefined) => (iso && serverClock.offsetMs !== undefined && !Number.isNaN(Date.parse(iso)) ? new Date(Date.parse(iso) + serverClock.offsetMs).toISOString() : iso)
+/** The consent time on the apiserver's clock: reauth's already is, or else it is moved there by our offset. */
+function consentOnServer(i: Pick<In, 'consentedAt' | 'consentClock'>): string | undefined {
+  const t = i.consentedAt ? Date.parse(i.consentedAt) : NaN
+  if (Number.isNaN(t)) return i.consentedAt
+  return i.consentClock === 'apiserver' ? i.consentedAt : new Date(serverClock.fromLocal(t)).toISOString()
+}
+/** How old the Secret is, by the apiserver's clock (this host's may be minutes off). */
+const ageOf = (s: SecretSnapshot) => formatDuration(Math.max(0, serverClock.now() - s.creationTimestamp.getTime()))
 
+/** The Secret, or undefined when it does not exist; a missing namespace is said as such. */
 async function readLive(kube: Kube, i: Pick<In, 'namespace' | 'secret'>, signal: AbortSignal): Promise<SecretSnapshot | undefined> {
   const sent = Date.now()
   const live = await readSecret(kube, { namespace: i.namespace, name: i.secret }, { signal, onResponse: (h) => serverClock.observe(h['date'], sent, Date.now()) })
@@ -150,11 +160,11 @@ function inPlace(live: SecretSnapshot, key: string, bytes: SecretValue) {
  * Refuse to put an older grant (an earlier consent) over the Secret's: say whose it is and
  * when it was written. Same grant, unknown order, or allowOlderGrant: go on.
  */
-function refuseOlderGrant(live: SecretSnapshot | undefined, i: In, bytes: SecretValue, log?: (l: string) => void): void {
+function refuseOlderGrant(live: SecretSnapshot | undefined, i: In, bytes: SecretValue, runDir: string | undefined, log?: (l: string) => void): void {
   if (!live) return
   const a = live.annotations
   const o = compareGrants(
-    { bytes: bytes.reveal(), consentedAt: onServerClock(i.consentedAt) },
+    { bytes: bytes.reveal(), consentedAt: consentOnServer(i), consentedHere: !!i.consentBy && !!runDir && processIdentity(basename(runDir)) === i.consentBy },
     { bytes: live.data[i.key]?.reveal(), recorded: { grant: a[GRANT_ANNOTATION], consentedAt: a[CONSENTED_AT_ANNOTATION], writtenBy: a[WRITTEN_BY_ANNOTATION], writtenAt: live.creationTimestamp.toISOString() } },
   )
   if (o.order !== 'older') return
@@ -179,7 +189,7 @@ function grantAnnotations(i: In, bytes: SecretValue, runDir: string | undefined)
   const grant = grantOf(bytes.reveal())
   return {
     // On the apiserver's clock, so hosts whose clocks differ compare consents fairly.
-    ...(i.consentedAt ? { [CONSENTED_AT_ANNOTATION]: onServerClock(i.consentedAt)! } : {}),
+    ...(i.consentedAt ? { [CONSENTED_AT_ANNOTATION]: consentOnServer(i)! } : {}),
     ...(grant ? { [GRANT_ANNOTATION]: grant } : {}),
     [WRITTEN_BY_ANNOTATION]: `${h.host} (${h.runId ? `run ${h.runId}, ` : ''}${h.frontDoor})`,
   }
@@ -194,7 +204,7 @@ function fromBackup(backup: SecretSnapshot, i: In, bytes: SecretValue, runDir?: 
     type: backup.type,
     labels: backup.labels,
     // kubectl's last-applied annotation would carry the old token into the new object.
-    annotations: { ...withoutLastApplied(backup.annotations), ...consent, [REFRESHED_AT_ANNOTATION]: new Date().toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
+    annotations: { ...withoutLastApplied(backup.annotations), ...consent, [REFRESHED_AT_ANNOTATION]: new Date(serverClock.now()).toISOString(), [CONTENT_SHA256_ANNOTATION]: sha256Hex(bytes.reveal()) },
     data: { ...backup.data, [i.key]: bytes },
   }
 }
@@ -215,7 +225,7 @@ export default defineStep({
     }
     refuseType(live, inputs)
     const have = live.data[inputs.key]
-    const age = formatDuration(Date.now() - live.creationTimestamp.getTime())
+    const age = ageOf(live)
     if (have?.equals(bytes)) {
       return { done: true, outputs: outputsOf(live, inputs.key), observed: `${where(inputs)} key ${inputs.key} matches the local file (${bytes.fingerprint}, ${bytes.length} bytes); Secret age ${age}` }
     }
@@ -253,7 +263,7 @@ export default defineStep({
         outputs: outputsOf(predicted, inputs.key),
       }
     }
-    refuseOlderGrant(live, inputs, bytes)
+    refuseOlderGrant(live, inputs, bytes, runDir)
     const r = await replaceSecret(kube, { namespace: inputs.namespace, name: inputs.secret, key: inputs.key, value: bytes, dryRun: true, signal }).catch((e) => {
       throw pointAtRole(e)
     })
@@ -295,7 +305,7 @@ export default defineStep({
       changed({ verb: 'update', target: where(inputs), context: kube.where, detail: `key ${inputs.key} ${live.data[inputs.key]!.fingerprint} -> ${bytes.fingerprint}, in place (same refresh token)` })
     } else {
       // Judged before any write: another host may have put a later consent there meanwhile.
-      refuseOlderGrant(live, inputs, bytes, log)
+      refuseOlderGrant(live, inputs, bytes, runDir, log)
       // A missing or paused consumer, or a Role without patch on it, would otherwise show only
       // after the Secret changed, leaving the new token unused by the old pods.
       for (const name of inputs.deployments) await restartDeployment(kube, { namespace: inputs.namespace, name }, { dryRun: true, signal })
@@ -304,6 +314,7 @@ export default defineStep({
         key: inputs.key,
         value: bytes,
         annotations: consent,
+        now: () => new Date(serverClock.now()),
         signal,
         resumeCommand: runDir ? command('--resume', basename(runDir)) : undefined,
         beforeDelete: (prev) => {
@@ -342,7 +353,7 @@ export default defineStep({
       refuseType(live, t)
       const have = live.data[i.key]
       const vsLocal = typeof local === 'string' ? `local file not readable (${local})` : have?.equals(local) ? 'matches the local file' : `local file ${local.fingerprint}`
-      facts.push(`${where(t)} age ${formatDuration(Date.now() - live.creationTimestamp.getTime())}, key ${i.key} ${have ? `${have.fingerprint}, ${have.length} bytes` : 'absent'}; ${vsLocal}`)
+      facts.push(`${where(t)} age ${ageOf(live)}, key ${i.key} ${have ? `${have.fingerprint}, ${have.length} bytes` : 'absent'}; ${vsLocal}`)
       await checkReplaceAllowed(kube, live, { signal }).catch((e) => {
         throw pointAtRole(e)
       })

@@ -47,6 +47,10 @@ export const CONCURRENCY: readonly ConcurrencyCase[] = [
   { name: 'the older grant again, with --allow-older-grant', expected: 'replaces the Secret as told (exit 0), says so, one rollout' },
   { name: 'a host whose clock is 5 min ahead (libfaketime)', expected: 'exit 0 and a warning naming the skew; one rollout' },
   { name: 'then a host with a correct clock, new grant', expected: 'restarts although the ahead host\'s restartedAt looks newer (decided from uids and ReplicaSet creationTimestamp): exit 0, one rollout' },
+  { name: 'a host 5 min behind consents in the run, seconds after the last grant was written', expected: 'its new grant replaces the Secret (not refused as older): exit 0, a warning naming the skew, the consent time recorded on the apiserver\'s clock, one rollout' },
+  { name: 'a host 5 min behind consents and is killed after reauth; NTP corrects its clock; --resume', expected: 'its grant still replaces the one written before it (its consent time was recorded on the apiserver\'s clock): exit 0, one rollout' },
+  { name: 'a host 5 min behind, killed right after its restart patch, then --resume', expected: 'resumes the run that crashed last (runs are ordered by creation, not by this host\'s clock) and waits instead of restarting again: exit 0, one rollout' },
+  { name: 'a host 5 min ahead consents in the run; then a correct host with a grant consented after it', expected: 'both replace the Secret in turn (exit 0), one rollout each; the ahead host\'s consent time is on the apiserver\'s clock' },
 ]
 
 export const MATRIX_BEGIN = '<!-- crash-matrix:begin (generated from test/e2e/crash-matrix.ts; checked by test/integration/crash-matrix.test.ts) -->'

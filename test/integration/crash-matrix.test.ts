@@ -14,13 +14,15 @@ import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
 import type { ApiProxy } from '../e2e/api-proxy.ts'
 import type { ClusterView } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
-import { CRASH_POINTS, RECOVERIES, MATRIX_BEGIN, MATRIX_END, renderMatrix, type Recovery } from '../e2e/crash-matrix.ts'
+import { CONCURRENCY, CRASH_POINTS, RECOVERIES, MATRIX_BEGIN, MATRIX_END, renderMatrix, type Recovery } from '../e2e/crash-matrix.ts'
 import { ROOT } from '../e2e/gmail-env.ts'
+import { CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
 
 const kubeconfig = inject('kubeconfig')
 const ns = FIXTURE.namespace
 const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
 const SECRET_PATH = `/api/v1/namespaces/${ns}/secrets/${FIXTURE.secret}`
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 let env: GmailEnv
 let proxy: ApiProxy
@@ -119,6 +121,14 @@ describe('docs/reliability.md', () => {
   })
 })
 
+/** Concurrency case n of the table (1-based), titled by it; the last test checks every row has exactly one. */
+const registered: number[] = []
+function matrixCase(n: number, fn: () => Promise<void>): void {
+  registered.push(n)
+  const c = CONCURRENCY[n - 1]
+  it(`${n}. ${c?.name ?? '(not in the table)'}: ${c?.expected ?? ''}`, fn)
+}
+
 describe('SIGKILL at each point, then --resume or a fresh run', () => {
   for (const c of CRASH_POINTS) {
     for (const recovery of RECOVERIES) {
@@ -184,7 +194,7 @@ describe('two hosts, two state directories', () => {
     return a.done
   }
 
-  it('same grant at once: the second exits 3 naming the first and writes no state; after it, nothing to do', async () => {
+  matrixCase(1, async () => {
     const grant = await newGrant()
     copyFileSync(env.tokenFile, tokenB)
     await restoreStale()
@@ -203,7 +213,7 @@ describe('two hosts, two state directories', () => {
     await expectWorldGood({ grant, generationBefore: before, stateDirs: [stateB] })
   })
 
-  it('different grants, the newer first: the second exits 3, then its older grant is refused naming the host that wrote the newer one', async () => {
+  matrixCase(2, async () => {
     await env.seedTokenFile().then((b) => grants.push(b))
     copyFileSync(env.tokenFile, tokenB) // the Forgejo host's grant: consented first
     env.standIn.control.advance(10 * 60_000)
@@ -222,7 +232,7 @@ describe('two hosts, two state directories', () => {
     await expectWorldGood({ grant: newer, generationBefore: before, stateDirs: [stateB] })
   })
 
-  it('a newer grant from the second host replaces the Secret', async () => {
+  matrixCase(3, async () => {
     env.standIn.control.advance(10 * 60_000)
     const newest = await newGrant()
     copyFileSync(env.tokenFile, tokenB)
@@ -233,7 +243,7 @@ describe('two hosts, two state directories', () => {
     await expectWorldGood({ grant: newest, generationBefore: before, stateDirs: [stateB] })
   })
 
-  it('the older grant again, with --allow-older-grant: replaced as told, and said so', async () => {
+  matrixCase(4, async () => {
     const older = grants.at(-2)! // the operator's grant from two cases ago
     const { writeFileSync } = await import('node:fs')
     writeFileSync(env.tokenFile, older, { mode: 0o600 })
@@ -253,7 +263,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     expect(existsSync(FAKETIME), `${FAKETIME} (Debian libfaketime; test/ops/tools.sh installs it)`).toBe(true)
   })
 
-  it('a host 5 minutes ahead: works, and warns about its clock', async () => {
+  matrixCase(5, async () => {
     const grant = await newGrant()
     await restoreStale()
     const before = await generation()
@@ -263,7 +273,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     await expectWorldGood({ grant, generationBefore: before })
   })
 
-  it("then a host with a correct clock: restarts although the ahead host's restartedAt looks newer", async () => {
+  matrixCase(6, async () => {
     const grant = await newGrant()
     await restoreStale()
     const before = await generation()
@@ -271,5 +281,83 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0)
     expect(r.stdout).toMatch(/restarted Deployment basketball-api\/basketball-api/)
     await expectWorldGood({ grant, generationBefore: before })
+  })
+
+  /** A consent in the run itself, through the stand-in (the operator's browser answers it). */
+  async function consentInRun(extraEnv: Record<string, string>, more: string[] = []): Promise<{ r: RunResult; grant: Buffer }> {
+    cliRuns++
+    const r = await env.run([...sets, '--yes', '--interactive', '--set', 'reauthAfter=1ms', ...more], { browser: 'loopback', env: extraEnv })
+    const grant = readFileSync(env.tokenFile)
+    grants.push(grant)
+    return { r, grant }
+  }
+
+  /** The consent time recorded on the Secret is on the apiserver's clock: next to its creationTimestamp, not minutes off. */
+  async function expectConsentOnServerClock(): Promise<void> {
+    const meta = (await view.secret())!.metadata!
+    const consented = Date.parse(meta.annotations![CONSENTED_AT_ANNOTATION]!)
+    expect(Math.abs(new Date(meta.creationTimestamp!).getTime() - consented), `${CONSENTED_AT_ANNOTATION} ${meta.annotations![CONSENTED_AT_ANNOTATION]} vs creationTimestamp ${meta.creationTimestamp}`).toBeLessThan(30_000)
+  }
+
+  matrixCase(7, async () => {
+    await restoreStale()
+    const before = await generation()
+    const { r, grant } = await consentInRun(skewed('-5m'))
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout + r.stderr).toMatch(/this host's clock is 5m0s behind the apiserver's \(its Date header\)/)
+    expect(r.stdout).toMatch(/\[reauth\] consent received via loopback/)
+    await expectConsentOnServerClock()
+    await expectWorldGood({ grant, generationBefore: before })
+  })
+
+  matrixCase(8, async () => {
+    await restoreStale()
+    const before = await generation()
+    const { r: killed, grant } = await consentInRun({ ...skewed('-5m'), CREDFLOW_TEST_CRASH_AT: 'after:reauth' })
+    expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL')
+    const crashed = env.runs().at(-1)!.runId
+    const r = await run([...sets, '--yes', '--resume'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(env.runs().at(-1)!.runId).toBe(crashed)
+    expect(r.stdout).not.toMatch(/refusing to replace the newer grant/)
+    await expectConsentOnServerClock()
+    await expectWorldGood({ grant, generationBefore: before })
+  })
+
+  matrixCase(9, async () => {
+    const grant = await newGrant()
+    await restoreStale()
+    const before = await generation()
+    const killed = await run([...sets, '--yes'], { ...skewed('-5m'), CREDFLOW_TEST_CRASH_AT: 'restart:patched' })
+    expect(killed.signal).toBe('SIGKILL')
+    const crashed = env.runs().at(-1)!.runId
+    const r = await run([...sets, '--yes', '--resume'], skewed('-5m'))
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    // The run that crashed last, although an earlier run (correct clock) started "later" by this host's clock.
+    expect(env.runs().at(-1)!.runId).toBe(crashed)
+    expect(r.stdout).toContain(`resuming ${crashed}`)
+    expect(r.stdout).toMatch(new RegExp(`\\(its pod template was restarted for Secret ${re(FIXTURE.secret)} uid [0-9a-f]{8}\\)`))
+    expect(r.stdout).not.toMatch(/\] restarted Deployment/)
+    await expectWorldGood({ grant, generationBefore: before })
+  })
+
+  matrixCase(10, async () => {
+    await restoreStale()
+    const before = await generation()
+    const { r, grant: ahead } = await consentInRun(skewed('+5m'))
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    await expectConsentOnServerClock()
+    await expectWorldGood({ grant: ahead, generationBefore: before })
+    const grant = await newGrant()
+    await restoreStale()
+    const r2 = await run([...sets, '--yes'])
+    expect(r2.code, r2.stdout + r2.stderr).toBe(0)
+    await expectWorldGood({ grant, generationBefore: before + 1 })
+  })
+})
+
+describe('the concurrency table in test/e2e/crash-matrix.ts (rendered into docs/reliability.md)', () => {
+  it('has exactly one test above for each row, in order', () => {
+    expect(registered).toEqual(CONCURRENCY.map((_, i) => i + 1))
   })
 })
