@@ -53,7 +53,11 @@ function upstreamOf(adminKubeconfig: string): Upstream {
   return { server: cluster.server, ca: readFileSync(cluster['certificate-authority']), token: user.token }
 }
 
-export async function startApiProxy(adminKubeconfig: string, opts: { dir?: string; name?: string } = {}): Promise<ApiProxy> {
+/**
+ * `authorize`: send the admin token upstream on requests that carry none. kubectl (client-go)
+ * never sends a bearer token over plain HTTP, so the benchmark's kubectl needs it.
+ */
+export async function startApiProxy(adminKubeconfig: string, opts: { dir?: string; name?: string; authorize?: boolean } = {}): Promise<ApiProxy> {
   const up = upstreamOf(adminKubeconfig)
   const target = new URL(up.server)
   const requests: ApiRequest[] = []
@@ -61,8 +65,9 @@ export async function startApiProxy(adminKubeconfig: string, opts: { dir?: strin
   const open = new Set<IncomingMessage>()
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
+    const auth = opts.authorize && !req.headers.authorization ? { authorization: `Bearer ${up.token}` } : {}
     const upstream = httpsRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host }, ca: up.ca },
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, ...auth, host: target.host }, ca: up.ca },
       (ur) => {
         res.writeHead(ur.statusCode ?? 502, ur.headers)
         ur.pipe(res)

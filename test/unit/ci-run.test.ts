@@ -16,7 +16,7 @@ beforeEach(() => {
   for (const d of ['.ci', 'lib', 'scripts', 'test/k8s', 'test/ops', 'test/node', 'bin']) mkdirSync(join(dir, d), { recursive: true })
   copyFileSync(join(ROOT, '.ci/run'), join(dir, '.ci/run'))
   copyFileSync(join(ROOT, 'lib/node-support.mjs'), join(dir, 'lib/node-support.mjs'))
-  for (const s of ['test/k8s/build.sh', 'test/ops/tools.sh', 'scripts/python-clients.sh']) writeFileSync(join(dir, s), 'exit "${FAKE_SETUP_RC:-0}"\n')
+  for (const s of ['test/k8s/build.sh', 'test/k8s/kubectl.sh', 'test/ops/tools.sh', 'scripts/python-clients.sh']) writeFileSync(join(dir, s), 'exit "${FAKE_SETUP_RC:-0}"\n')
   // The machine's node is Node 20 (to .ci/run's questions); anything else runs on the real one.
   executable('bin/node', `[[ "$*" == *node-support.mjs* ]] && exit 2\n[[ $1 == -p ]] && { echo 20; exit; }\n[[ $1 == --version ]] && { echo v20.20.2; exit; }\nexec ${process.execPath} "$@"`)
   // fetch.sh MAJOR: logs the call, prints a bin dir whose node says it is vMAJOR.0.0.

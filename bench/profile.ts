@@ -1,0 +1,77 @@
+/**
+ * `npm run bench:profile`: where one sync's time goes. Runs the tool's sync (the bench's case
+ * (a), world reset first) under `node --cpu-prof` BENCH_PROFILE_RUNS times (default 3), then
+ * prints the phases of the last run on the wall clock (spawn → run recorded → each node →
+ * exit) and the CPU profile's self time grouped by package or source file, summed over runs.
+ * The .cpuprofile files are kept in the printed directory (open them in Chrome DevTools).
+ */
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { measure } from './measure.ts'
+import { openWorld, PRODUCTION } from './world.ts'
+import { ROOT } from '../test/e2e/gmail-env.ts'
+import type { RunState } from '../lib/engine/state.ts'
+
+const RUNS = Number(process.env.BENCH_PROFILE_RUNS ?? 3)
+const dir = mkdtempSync(join(tmpdir(), 'credflow-profile-'))
+const world = await openWorld((l) => process.stderr.write(`${l}\n`))
+try {
+  let phases: string[] = []
+  for (let i = 0; i < RUNS; i++) {
+    await world.reset([PRODUCTION])
+    const spawnedAt = Date.now()
+    const out = await measure({
+      argv: [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, 'tasks/run.mjs', 'gmail-reauth', ...world.env.sets({ targets: JSON.stringify([PRODUCTION]) }), '--yes', '--non-interactive'],
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', CREDFLOW_STATE_DIR: world.env.stateDir },
+    })
+    if (out.code !== 0) throw new Error(`sync exited ${out.code}: ${out.stderr.slice(-2000)}`)
+    phases = phasesOf(world.env.runs().at(-1)!, spawnedAt, spawnedAt + out.wallMs)
+    process.stderr.write(`[profile] run ${i + 1}/${RUNS}: ${out.wallMs.toFixed(0)} ms wall, ${out.cpuMs.toFixed(0)} ms CPU\n`)
+  }
+  console.log(`phases of the last run (wall clock, ms from spawn):\n${phases.join('\n')}\n`)
+  console.log(`CPU profile, self time summed over ${RUNS} runs (${dir}):`)
+  for (const [what, ms] of selfTimeByPlace(dir).slice(0, 25)) console.log(`  ${(ms / RUNS).toFixed(0).padStart(6)} ms/run  ${what}`)
+} finally {
+  await world.close()
+}
+
+function phasesOf(run: RunState, spawnedAt: number, exitedAt: number): string[] {
+  const at = (iso?: string) => (iso ? Date.parse(iso) - spawnedAt : Number.NaN)
+  const rows: Array<[number, string]> = [[at(run.startedAt), 'run recorded (start-up, loading, validation done)']]
+  for (const [name, n] of Object.entries(run.nodes)) {
+    rows.push([at(n.startedAt), `${name} starts (${n.status}${n.durationMs !== undefined ? `, ${n.durationMs} ms` : ''})`])
+  }
+  rows.push([at(run.finishedAt), 'run finished'], [exitedAt - spawnedAt, 'process exited'])
+  return rows.sort((a, b) => a[0] - b[0]).map(([t, what]) => `  ${Number.isNaN(t) ? '     ?' : t.toFixed(0).padStart(6)}  ${what}`)
+}
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string }
+}
+
+/** Self time per package (node_modules/<pkg>), per file of ours, or per V8/Node bucket. */
+function selfTimeByPlace(profileDir: string): Array<[string, number]> {
+  const total = new Map<string, number>()
+  for (const f of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
+    const p = JSON.parse(readFileSync(join(profileDir, f), 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+    const place = new Map(p.nodes.map((n) => [n.id, placeOf(n.callFrame)]))
+    p.samples.forEach((id, i) => {
+      const k = place.get(id) ?? '?'
+      total.set(k, (total.get(k) ?? 0) + p.timeDeltas[i] / 1000)
+    })
+  }
+  return [...total].sort((a, b) => b[1] - a[1])
+}
+
+function placeOf(cf: { functionName: string; url: string }): string {
+  if (!cf.url) return cf.functionName ? `(${cf.functionName.replace(/^\(|\)$/g, '')})` : '(anonymous native)'
+  if (cf.url.startsWith('node:')) return cf.url.replace(/^node:internal\/(modules|deps)\/.*/, 'node:internal/$1/*')
+  const path = cf.url.replace(/^file:\/\//, '')
+  const m = /node_modules\/((?:@[^/]+\/)?[^/.][^/]*)/.exec(path)
+  if (m) return `npm ${m[1]}`
+  if (path.includes('node_modules/.cache/credflow/')) return 'npm @kubernetes/client-node (bundle)'
+  return relative(ROOT, path)
+}
