@@ -35,6 +35,11 @@ export const RegistryEntrySchema = z.strictObject({
   /** external: a third party mints it (we can only ask for a new one); generated: we mint it. */
   origin: z.enum(['external', 'generated']),
   rotation_days: z.number().int().positive(),
+  /**
+   * Google OAuth apps: testing (default) means Google kills the grant rotation_days after the
+   * consent; in_production (the app was published) means no deadline, so no expiry alert.
+   */
+  publishing_status: z.enum(['testing', 'in_production']).default('testing'),
   kubernetes: KubernetesLocation.optional(),
   local: z.strictObject({ path: z.string().regex(/^(~\/|\/)/, 'must be absolute or start with ~/') }).optional(),
   rotate: z.strictObject({

@@ -8,7 +8,7 @@
 # GmailOAuthTokenSecretStale fires after 6 (salt/pillar/secrets_registry.sls has the policy).
 set -euo pipefail
 
-STEPS=(reauth verify-scopes map-key update-secret delete-stale restart verify-decode)
+STEPS=(reauth verify-scopes map-key update-secret record-expiry delete-stale restart verify-decode)
 # A run id as the engine prints it, e.g. 20261125T014000Z-ab12.
 RUN_ID_RE='^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$'
 

@@ -13,6 +13,8 @@ export function checkParamValue(p: ParamSpec, value: unknown): string | undefine
       return typeof value === 'boolean' ? undefined : `must be true or false, got ${got}`
     case 'duration':
       return typeof value === 'string' && parseDuration(value) !== undefined ? undefined : `must be a duration like 30s, 5m or 5d`
+    case 'timestamp':
+      return typeof value === 'string' ? timestampProblem(value) : `must be an RFC 3339 time, got ${got}`
     case 'list':
       return Array.isArray(value) ? undefined : `must be a list, got ${got}`
     case 'object':
@@ -20,11 +22,24 @@ export function checkParamValue(p: ParamSpec, value: unknown): string | undefine
   }
 }
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i
+
+/** A time that has happened, with a zone ('' means not given): a consent time, say. */
+function timestampProblem(text: string): string | undefined {
+  if (text === '') return undefined
+  const t = Date.parse(text)
+  if (!RFC3339.test(text) || Number.isNaN(t)) return `must be an RFC 3339 time with a zone, e.g. 2026-12-01T09:12:00Z, got "${text}"`
+  // A minute of slack for clock skew between the operator's watch and this host.
+  if (t > Date.now() + 60_000) return `must not be in the future, got ${text} (now ${new Date().toISOString()})`
+  return undefined
+}
+
 /** Turns the text of `--set key=value` into the param's type. Lists and maps are JSON. */
 export function coerceParam(p: ParamSpec, text: string): { value: unknown } | { error: string } {
   switch (p.type) {
     case 'string':
-    case 'duration': {
+    case 'duration':
+    case 'timestamp': {
       const err = checkParamValue(p, text)
       return err ? { error: err } : { value: text }
     }

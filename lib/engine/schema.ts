@@ -15,7 +15,7 @@ const Duration = z
   .refine((s) => parseDuration(s) !== undefined, 'must be a duration like 500ms, 30s, 5m, 1h or 5d')
   .describe('A duration: 500ms, 30s, 5m, 1h, 5d')
 
-const ParamType = z.enum(['string', 'number', 'boolean', 'duration', 'list', 'object'])
+const ParamType = z.enum(['string', 'number', 'boolean', 'duration', 'timestamp', 'list', 'object'])
 
 export const ParamSchema = z
   .strictObject({

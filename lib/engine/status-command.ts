@@ -4,6 +4,8 @@ import { inspectLock } from './lock.ts'
 import { inspectWorkflowLock } from './cli/workflow-lock.ts'
 import { leftoverLines } from './leftovers.ts'
 import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
+import { statusHealth } from './health.ts'
+import { EXIT } from './exit-codes.ts'
 import type { NextCommands } from './command.ts'
 import type { Workflow } from './load.ts'
 import type { TerminalIo } from './scheduler.ts'
@@ -14,6 +16,8 @@ import type { StepDefinition } from './step.ts'
  * `--status`: the last run's outcome (a run whose process is gone shows as interrupted) and
  * every node's check. Exit 0 when every check could look (whatever it saw), 1 when one failed
  * (cluster unreachable, Forbidden...): the picture is incomplete, and a job should notice.
+ * A workflow with a credential health check (gmail-reauth) exits by it instead: 4 dead or
+ * absent, 5 expiring soon, 1 incomplete, 6 out of sync, 0 healthy.
  */
 export async function statusCommand(a: {
   wf: Workflow
@@ -37,9 +41,11 @@ export async function statusCommand(a: {
   // Copies runs keep on disk (backups may hold an older token): listed until a run removes them.
   const files = leftoverLines(a.store.workflowDir)
   const section = (title: string, lines: string[]) => (lines.length ? `\n${title}:\n${lines.map((l) => `  ${l}`).join('\n')}\n` : '')
-  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, complete, lastRun, nodes: obs, ...(a.wf.lock ? { lock } : {}), keptFiles: files }, null, 2) + '\n')
-  else a.out.write(formatStatus(a.wf.name, obs, last, gone) + section('lock', lock) + section('kept files', files))
-  return complete ? 0 : 1
+  // A workflow whose check says how the credential is exits by it (lib/engine/health.ts).
+  const health = statusHealth(obs)
+  if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, complete, ...(health ? { health } : {}), lastRun, nodes: obs, ...(a.wf.lock ? { lock } : {}), keptFiles: files }, null, 2) + '\n')
+  else a.out.write(formatStatus(a.wf.name, obs, last, gone, health) + section('lock', lock) + section('kept files', files))
+  return health ? health.exitCode : complete ? EXIT.ok : EXIT.failed
 }
 
 /** A run recorded as running must hold the workflow's lock; when it does not, its process was killed or crashed. */

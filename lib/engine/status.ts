@@ -7,6 +7,7 @@ import type { TerminalIo } from './scheduler.ts'
 import { formatDuration } from '../duration.ts'
 import type { NextCommands } from './command.ts'
 import { isOpsError } from '../errors.ts'
+import { formatHealth, type Health, type StatusHealth } from './health.ts'
 
 export interface NodeObservation {
   id: string
@@ -19,6 +20,8 @@ export interface NodeObservation {
   /** What the step's probe says a run would change, when its inputs were only partly known. */
   changes?: Change[]
   lastRun?: { status: string; finishedAt?: string; error?: string }
+  /** The credential's state, from a check that says it (lib/engine/health.ts). */
+  health?: Health
 }
 
 /**
@@ -89,7 +92,7 @@ export async function observe(args: {
       }
       const r = await step.check(ctx(step.inputs.parse(raw)))
       if (r.done) outputs.set(inst.id, JSON.parse(JSON.stringify(r.outputs)))
-      out.push({ id: inst.id, state: r.done ? 'done' : 'todo', observed: r.done ? r.observed : [r.reason, r.observed].filter(Boolean).join('; '), lastRun })
+      out.push({ id: inst.id, state: r.done ? 'done' : 'todo', observed: r.done ? r.observed : [r.reason, r.observed].filter(Boolean).join('; '), lastRun, ...(r.health ? { health: r.health } : {}) })
     } catch (e) {
       if (e instanceof MissingOutputError) out.push({ id: inst.id, state: 'unknown', observed: e.message, lastRun })
       else out.push({ id: inst.id, state: 'error', observed: isOpsError(e) ? e.message + (e.hint ? ` (hint: ${e.hint})` : '') : (e as Error).message, lastRun })
@@ -110,9 +113,10 @@ export function lastRunStatus(last: RunState, gone: GoneRun | undefined): string
   return gone ? 'interrupted' : last.status
 }
 
-export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined, gone?: GoneRun): string {
+export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined, gone?: GoneRun, health?: StatusHealth): string {
   const mark = { done: '✔', todo: '✎', skipped: '↓', unknown: '?', error: '✖' }
   const lines = [`${workflow}: status (read-only checks)`]
+  if (health) lines.push(...formatHealth(health), '')
   if (last) {
     const when = last.finishedAt ?? last.updatedAt
     const ago = formatDuration(Date.now() - Date.parse(when))

@@ -1,4 +1,5 @@
 import type { ZodType } from 'zod'
+import type { Health } from './health.ts'
 
 /**
  * The contract every workflow step implements. A step is a small reconciler:
@@ -39,9 +40,10 @@ export interface StepDefinition<In = any, Out extends Outputs = Outputs> {
 export type Outputs = Record<string, Json>
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
 
+/** `health`: what the check says about the credential itself; --status shows it first and exits by it. */
 export type CheckResult<Out> =
-  | { done: true; outputs: Out; observed: string }
-  | { done: false; reason: string; observed?: string }
+  | { done: true; outputs: Out; observed: string; health?: Health }
+  | { done: false; reason: string; observed?: string; health?: Health }
 
 export interface Change {
   /** kubectl-like verb: create, update, replace, delete, patch, restart, write, run, wait, verify, consent. */

@@ -2,9 +2,10 @@
 #
 # Single source of truth for credflow: `lib/registry.ts` loads and validates this file
 # (zod schema; `npx vitest run test/unit/ops-registry.test.ts` checks it), the engine's
-# `--status` prints the rotation policy from here, and the alert threshold in
-# terraform/modules/monitoring/rules/gmail-oauth-expiry.rules.yaml must equal
-# rotation_days minus one day (tested).
+# `--status` prints the rotation policy from here, and the deadline credflow records for the
+# expiry alerts (CredentialExpiry status.expiresAt, read by
+# terraform/modules/monitoring/rules/gmail-oauth-expiry.rules.yaml) is the consent plus
+# rotation_days whenever Google does not say it exactly (tested).
 #
 # Salt pillar: plain YAML, no Jinja, so that any YAML parser reads it the way Salt does.
 # Keep values non-secret: names, paths and commands only, never token material.
@@ -19,6 +20,9 @@ secrets_registry:
       origin: external
       # Google expires refresh tokens of Testing-mode OAuth apps 7 days after consent.
       rotation_days: 7
+      # testing: the 7-day limit applies. Published "In production" (README: "In production"),
+      # set in_production: no deadline, so --status shows none and the expiry alerts stay quiet.
+      publishing_status: testing
       kubernetes:
         namespace: basketball-api
         secret: gmail-oauth-token
@@ -41,5 +45,7 @@ secrets_registry:
       monitoring:
         rules: terraform/modules/monitoring/rules/gmail-oauth-expiry.rules.yaml
         alerts:
-          - GmailOAuthTokenSecretStale
+          - GmailOAuthTokenExpiresSoon
+          - GmailOAuthTokenExpired
+          - GmailOAuthTokenExpiryUnknown
           - GmailOAuthTokenSecretAbsent

@@ -29,8 +29,10 @@ import { gmailProfile } from '../../lib/oauth/google-client.ts'
 import { compareScopes } from '../../lib/oauth/scopes.ts'
 import { shellQuote } from '../../lib/engine/command.ts'
 import { processIdentity } from '../../lib/engine/run-lock.ts'
-import { GOOGLE_TESTING_EXPIRY_MS, consentClock, consentTime, grantOf, type Consent, type ConsentClock } from './consent-time.ts'
 import { loadSecretsRegistry, findEntry } from '../../lib/registry.ts'
+import type { Health } from '../../lib/engine/health.ts'
+import { DAY_MS, deadlineOf, deadlineHeadline, tokenState, consentLine, formatWhen, type Consent } from '../../lib/expiry.ts'
+import { consentClock, consentTime, grantOf, GOOGLE_TESTING_EXPIRY_MS, type ConsentClock, type ConsentLookup } from './consent-time.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -50,6 +52,8 @@ const Inputs = z.object({
   targets: z.array(Target).default([]),
   kubeconfig: z.string().default(''),
   context: z.string().default(''),
+  /** The operator's word for the consent time (RFC 3339), when only an estimate is known. */
+  consentedAt: z.string().default(''),
   endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
 })
 type In = z.infer<typeof Inputs>
@@ -57,40 +61,82 @@ type Ctx = StepContext<In>
 
 /**
  * What --status and a dry run can still say about a dead token: when its consent was and how
- * that compares with Google's 7-day limit, and the command that fixes it.
+ * that compares with the deadline, and the command that fixes it.
  */
-async function deadTokenFacts(ctx: Ctx): Promise<string> {
+async function deadTokenFacts(ctx: Ctx, policy: Policy): Promise<{ observed: string; health: Health }> {
   // A run that is about to do the consent itself needs no command to go and run.
-  const fix = ctx.dryRun || !ctx.interactive
-    ? `token is dead, re-auth needed now: cd ${operatorCheckout()} && scripts/gmail-reauth.sh (the weekly runbook in README.md)`
-    : 'token is dead, re-auth needed now'
+  const command = `cd ${operatorCheckout()} && scripts/gmail-reauth.sh`
+  const fix = ctx.dryRun || !ctx.interactive ? `token is dead, re-auth needed now: ${command} (the weekly runbook in README.md)` : 'token is dead, re-auth needed now'
+  const health = (headline: string, consent?: Consent, expiresAt?: Date): Health => ({
+    state: 'dead',
+    headline,
+    expiresAt: expiresAt ? expiresAt.toISOString() : null,
+    consentedAt: consent ? consent.at.toISOString() : null,
+    source: consent?.source ?? null,
+    ...(consent ? { consent: consentLine(consent) } : {}),
+    next: command,
+  })
   let file: TokenFile
   try {
     file = readTokenFile(expandHome(ctx.inputs.tokenFile))
   } catch {
-    return fix
+    return { observed: fix, health: health('DEAD: Google refuses the refresh token (invalid_grant)') }
   }
   const clock = await consentClock(ctx.inputs, ctx.signal)
-  const consent = await consentTime(ctx.inputs, ctx.previousOutputs, { file }, clock, ctx.signal)
-  if (!consent) return fix
-  const age = clock.now() - consent.at.getTime()
-  const left = GOOGLE_TESTING_EXPIRY_MS - age
-  // gmail-mcp rewrites the file on every refresh: its mtime says when it was last written, not when consent was.
-  const early = consent.source === 'file mtime' ? 'so the consent is older than the file, or the token was revoked' : 'revoked early (a password change or a revocation)'
+  const consent = await consentTime(lookup(ctx, policy, false, clock), { file }).catch(() => undefined)
+  if (!consent) return { observed: fix, health: health('DEAD: Google refuses the refresh token (invalid_grant)') }
+  const deadline = deadlineOf(consent, policy.lifetimeMs)
+  const now = clock.now()
+  const left = deadline ? deadline.getTime() - now : undefined
+  // gmail-mcp rewrites the file on every refresh: an estimate from its times says when it was last written, not when consent was.
+  const early = consent.source === 'estimate' ? 'so the consent is older than the estimate, or the token was revoked' : 'revoked early (a password change or a revocation)'
+  const age = formatDuration(now - consent.at.getTime())
   const when =
-    left > 0
-      ? `consent ${formatDuration(age)} ago (${consent.source}), ${formatDuration(left)} left before Google's 7-day expiry, yet Google refuses it: ${early}`
-      : `consent ${formatDuration(age)} ago (${consent.source}), 0d left: Google's 7-day expiry passed ${formatDuration(-left)} ago`
-  return `${fix}; ${when}`
+    left === undefined
+      ? `consent ${age} ago (${consent.source}: ${consent.from}), no deadline, yet Google refuses it: revoked (a password change or a revocation)`
+      : left > 0
+        ? `consent ${age} ago (${consent.source}: ${consent.from}), ${formatDuration(left)} left before the ${policy.days}-day deadline, yet Google refuses it: ${early}`
+        : `consent ${age} ago (${consent.source}: ${consent.from}), 0d left: the ${policy.days}-day deadline passed ${formatDuration(-left)} ago`
+  const headline = left !== undefined && left <= 0 ? `DEAD since ${formatWhen(deadline!)}: Google's deadline passed` : 'DEAD: Google refuses the refresh token (revoked early)'
+  return { observed: `${fix}; ${when}`, health: health(headline, consent, deadline) }
 }
 
-function rotationPolicy(i: In): string {
+/** The registry's rotation policy: the grant's lifetime when Google does not say it. */
+interface Policy {
+  text: string
+  days: number
+  /** undefined: the app is In production, the grant does not expire. */
+  lifetimeMs: number | undefined
+}
+
+function rotationPolicy(i: In): Policy {
   try {
     const path = i.registry ? (isAbsolute(i.registry) ? i.registry : join(ROOT, i.registry)) : undefined
     const e = findEntry('gmail_oauth_token', loadSecretsRegistry(path))
-    return `rotation every ${e.rotation_days}d (secrets registry ${e.id}, ${e.origin})`
+    const published = e.publishing_status === 'in_production'
+    const text = published
+      ? `no rotation deadline: the app is In production (secrets registry ${e.id}, ${e.origin})`
+      : `rotation every ${e.rotation_days}d (secrets registry ${e.id}, ${e.origin})`
+    return { text, days: e.rotation_days, lifetimeMs: published ? undefined : e.rotation_days * DAY_MS }
   } catch (e) {
-    return `rotation policy unknown (${(e as Error).message.split('\n')[0]})`
+    // Unknown policy: assume Google's Testing-mode 7 days, the shorter life.
+    return { text: `rotation policy unknown (${(e as Error).message.split('\n')[0]})`, days: 7, lifetimeMs: GOOGLE_TESTING_EXPIRY_MS }
+  }
+}
+
+const lookup = (ctx: Ctx, policy: Policy, alive: boolean, clock: ConsentClock): ConsentLookup => ({ inputs: ctx.inputs, previousOutputs: ctx.previousOutputs, signal: ctx.signal, lifetimeMs: policy.lifetimeMs, alive, clock })
+
+/** The credential's health for --status: headline, deadline and how the consent is known. */
+function healthOf(consent: Consent, deadline: Date | undefined, now: number): Health {
+  const state = tokenState(deadline, now)
+  return {
+    state,
+    headline: deadlineHeadline(deadline, now),
+    expiresAt: deadline ? deadline.toISOString() : null,
+    consentedAt: consent.at.toISOString(),
+    source: consent.source,
+    consent: consentLine(consent, now),
+    ...(state === 'healthy' ? {} : { next: `cd ${operatorCheckout()} && scripts/gmail-reauth.sh` }),
   }
 }
 
@@ -131,18 +177,21 @@ const probeOf = (i: In, signal: AbortSignal) =>
   probeToken({ tokenFile: expandHome(i.tokenFile), clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, endpoints: i.endpoints, requiredScopes: i.requiredScopes, signal })
 
 /**
- * consentedAt is on `consentClock` (the apiserver's when it answered); consentBy names the process
- * whose apply did the consent ('' otherwise): update-secret in that same process, which has held
- * the Lease since before the consent, knows the grant is the newest.
+ * consentedAt is on `consentClock` (the apiserver's when it answered; a stated time is the wall
+ * clock's, taken as the apiserver's); consentBy names the process whose apply did the consent
+ * ('' otherwise): update-secret in that same process, which has held the Lease since before the
+ * consent, knows the grant is the newest.
  */
-function outputs(i: In, c: { consent: Consent; clock: ConsentClock; by?: string }, probe: Pick<TokenProbe, 'file'>) {
+function outputs(i: In, c: { consent: Consent; deadline: Date | undefined; clock: ConsentClock; by?: string }, probe: Pick<TokenProbe, 'file'>) {
   return {
     grant: grantOf(probe),
     account: i.account,
     consentedAt: c.consent.at.toISOString(),
-    consentClock: c.clock.kind,
+    consentClock: c.consent.source === 'stated' ? 'apiserver' : c.clock.kind,
     consentBy: c.by ?? '',
     consentSource: c.consent.source,
+    /** '' when the grant does not expire. */
+    expiresAt: c.deadline ? c.deadline.toISOString() : '',
     tokenFingerprint: probe.file.fingerprint,
     format: probe.file.format,
   }
@@ -164,10 +213,12 @@ export default defineStep({
       // A file that is there but broken is not overwritten: it may be what a consumer needs to keep.
       const note = methodNote(consentMethod(i, readableFile(i)))
       if (e.reason === 'invalid_grant') {
-        return { done: false, reason: 'the refresh token is expired or revoked (invalid_grant)' + note, observed: `${await deadTokenFacts(ctx)}; ${policy}` }
+        const dead = await deadTokenFacts(ctx, policy)
+        return { done: false, reason: 'the refresh token is expired or revoked (invalid_grant)' + note, observed: `${dead.observed}; ${policy.text}`, health: dead.health }
       }
       if (e.reason === 'TokenFileMissing' || e.reason === 'NoRefreshToken' || (e.reason === 'TokenFileInvalid' && isEmpty(i.tokenFile))) {
-        return { done: false, reason: e.message + note, observed: policy }
+        const health: Health = { state: 'absent', headline: `ABSENT: no usable token (${e.message})`, expiresAt: null, consentedAt: null, source: null, next: `cd ${operatorCheckout()} && scripts/gmail-reauth.sh` }
+        return { done: false, reason: e.message + note, observed: policy.text, health }
       }
       if (e.reason === 'TokenFileInvalid') {
         throw new OpsError(`${e.message}; a consent would overwrite it, so nothing was changed`, {
@@ -181,27 +232,33 @@ export default defineStep({
     // A token that works but cannot do the job also needs a new consent: otherwise verify-scopes
     // keeps failing and nothing in the workflow ever asks again. Unless the consent cannot add
     // the scope at all: then asking again would only repeat the same grant.
+    // A grant that cannot do the job is as good as absent: nothing downstream may use it.
+    const unusable = (reason: string) => ({ done: false as const, reason, observed: policy.text, health: { state: 'absent' as const, headline: `ABSENT: no usable token (${reason})`, expiresAt: null, consentedAt: null, source: null, next: `cd ${operatorCheckout()} && scripts/gmail-reauth.sh` } })
     if (probe.missingScopes.length) {
       const { neverRequested, hint } = missingScopesHint(probe.missingScopes, method, ctx.command())
       if (neverRequested.length) {
         throw new OpsError(`the grant lacks ${probe.missingScopes.join(', ')}, which ${method.label} never asks for; nothing was changed`, { reason: 'ScopesNeverRequested', hint })
       }
-      return { done: false, reason: `the grant lacks ${probe.missingScopes.join(', ')}: consent again and tick every box` + methodNote(method), observed: policy }
+      return unusable(`the grant lacks ${probe.missingScopes.join(', ')}: consent again and tick every box` + methodNote(method))
     }
-    if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
-      return { done: false, reason: `the token belongs to ${probe.email}, not ${i.account}: consent again as ${i.account}` + methodNote(method), observed: policy }
-    }
+    if (probe.email.toLowerCase() !== i.account.toLowerCase()) return unusable(`the token belongs to ${probe.email}, not ${i.account}: consent again as ${i.account}` + methodNote(method))
     const clock = await consentClock(i, ctx.signal)
-    const consent = (await consentTime(i, ctx.previousOutputs, probe, clock, ctx.signal)) ?? { at: new Date(0), source: 'file mtime' as const }
-    const age = clock.now() - consent.at.getTime()
+    const consent: Consent = (await consentTime(lookup(ctx, policy, true, clock), probe)) ?? { at: new Date(0), source: 'estimate', from: 'nothing: the token file has no times' }
+    const deadline = deadlineOf(consent, policy.lifetimeMs)
+    const now = clock.now()
+    const age = now - consent.at.getTime()
     const limit = parseDuration(i.reauthAfter)!
-    const left = GOOGLE_TESTING_EXPIRY_MS - age
+    const left = deadline ? deadline.getTime() - now : undefined
+    const until = left === undefined ? 'no deadline (In production)' : left > 0 ? `${formatDuration(left)} left before the deadline ${deadline!.toISOString()}` : 'past the deadline'
+    const estimate = consent.source === 'estimate' ? ' (an ESTIMATE: state it with --set consentedAt=<RFC 3339 time>)' : ''
     const facts =
       `token works for ${probe.email} (${probe.file.format} file; ${probe.covers.map(describeCover).join(', ')}); ` +
-      `consent ${formatDuration(age)} ago (${consent.source}), ${left > 0 ? `${formatDuration(left)} left before Google's 7-day expiry` : 'past the 7-day mark'}; ${policy}`
-    if (age >= limit) return { done: false, reason: `consent is ${formatDuration(age)} old (reauthAfter ${i.reauthAfter})` + methodNote(method), observed: facts }
+      `consent ${formatDuration(age)} ago (${consent.source}: ${consent.from})${estimate}, ${until}; ${policy.text}`
+    const health = healthOf(consent, deadline, now)
+    // With no deadline, reauthAfter still asks for a fresh consent now and then: harmless, and the operator keeps the habit.
+    if (age >= limit && deadline) return { done: false, reason: `consent is ${formatDuration(age)} old (reauthAfter ${i.reauthAfter})` + methodNote(method), observed: facts, health }
     const later = method.problem ? `; the next consent will not run as configured: ${method.problem}` : ''
-    return { done: true, outputs: outputs(i, { consent, clock }, probe), observed: `${facts}; re-auth due in ${formatDuration(limit - age)}${later}` }
+    return { done: true, outputs: outputs(i, { consent, deadline, clock }, probe), observed: (deadline ? `${facts}; re-auth due in ${formatDuration(Math.max(0, limit - age))}` : facts) + later, health }
   },
 
   async plan({ inputs: i }) {
@@ -220,15 +277,18 @@ export default defineStep({
     const method = consentMethod(i, readableFile(i))
     // Before the terminal is handed over or a port is opened: nothing has changed yet.
     if (method.problem) throw notReady(method)
+    // The consent happens during the command: its start is the earliest plausible time.
+    const started = new Date()
     if (i.mode === 'external') await runExternal(ctx, path, method)
     else await runBuiltin(ctx, path)
-    const consentedAt = Date.now()
     const clock = await consentClock(i, ctx.signal)
-    const consent: Consent = { at: new Date(clock.fromLocal(consentedAt)), source: 'run state' }
     // The new file must work before anything downstream trusts it.
     const probe = await probeOf(i, ctx.signal)
-    ctx.log(`token file ${i.tokenFile} now ${probe.file.fingerprint} (${probe.file.format}); refresh works for ${probe.email}`)
-    return outputs(i, { consent, clock, by: ctx.runDir ? processIdentity(basename(ctx.runDir)) : undefined }, probe)
+    const policy = rotationPolicy(i)
+    const consent: Consent = (probe.refreshTokenExpiresIn !== undefined ? await consentTime(lookup(ctx, policy, true, clock), probe) : undefined) ?? { at: new Date(clock.fromLocal(started.getTime())), source: 'recorded', from: "this run's consent" }
+    const deadline = deadlineOf(consent, policy.lifetimeMs)
+    ctx.log(`token file ${i.tokenFile} now ${probe.file.fingerprint} (${probe.file.format}); refresh works for ${probe.email}; ${deadlineHeadline(deadline, clock.now())}`)
+    return outputs(i, { consent, deadline, clock, by: ctx.runDir ? processIdentity(basename(ctx.runDir)) : undefined }, probe)
   },
 
   runbook: ({ inputs: i }) => {

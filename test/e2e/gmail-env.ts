@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startGoogleStandIn, consentRedirect, type GoogleStandIn, type ClientRecord } from '../oauth-server/index.ts'
+import { startGoogleStandIn, consentRedirect, type GoogleStandIn, type ClientRecord, type Clock } from '../oauth-server/index.ts'
 import { obtainTokens } from '../oauth-server/scripted.ts'
 import { credentialsToJson } from '../fixtures/gmail/fake-gmail-mcp.mjs'
 import type { RunState } from '../../lib/engine/state.ts'
@@ -73,8 +73,8 @@ export interface RunOptions {
   onOutput?: (chunk: string) => void
 }
 
-export async function startGmailEnv(opts: { kubeconfig: string; autoApprove?: boolean; testing?: boolean }): Promise<GmailEnv> {
-  const standIn = await startGoogleStandIn({ autoApprove: opts.autoApprove ?? true, account: { email: ACCOUNT } })
+export async function startGmailEnv(opts: { kubeconfig: string; autoApprove?: boolean; testing?: boolean; clock?: Clock }): Promise<GmailEnv> {
+  const standIn = await startGoogleStandIn({ autoApprove: opts.autoApprove ?? true, account: { email: ACCOUNT }, clock: opts.clock })
   const client = standIn.control.registerClient({ testing: opts.testing ?? true, type: 'installed' })
   const dir = mkdtempSync(join(tmpdir(), 'credflow-e2e-'))
   const tokenFile = join(dir, 'secrets', 'google-oauth', 'gmail-westsidebasktball.json')

@@ -120,7 +120,8 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     const before = await view.snapshot()
     const from = proxy.requests.length
     const r = await env.run([...sets, '--status'], { env: { CREDFLOW_STATE_DIR: join(env.dir, 'fresh-state') } })
-    expect(r.code, r.stderr).toBe(0)
+    expect(r.code, r.stderr).toBe(4) // dead: a person must consent
+    expect(r.stdout).toMatch(/^DEAD since \w{3} \d\d:\d\d UTC: Google's deadline passed$/m)
     expect(await view.snapshot()).toEqual(before)
     // Read-only: the probes' writes are server-side dry runs (they surface RBAC and admission refusals).
     for (const q of proxy.requests.slice(from).filter(worldWrite)) expect(q.path).toMatch(/[?&]dryRun=All\b/)
@@ -128,7 +129,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     expect(out).toContain('last run: none recorded')
     const row = (node: string) => out.split('\n').find((l) => l.startsWith(node + ' ')) ?? `(no row ${node})\n${out}`
     expect(row('reauth')).toMatch(/✎ todo .*the refresh token is expired or revoked \(invalid_grant\); token is dead, re-auth needed now: cd \S+ && scripts\/gmail-reauth\.sh/)
-    expect(row('reauth')).toMatch(/consent 8d0h ago \(file mtime\), 0d left: Google's 7-day expiry passed 1d0h ago/)
+    expect(row('reauth')).toMatch(/consent 8d0h ago \(estimate: token file modified .*\), 0d left: the 7-day deadline passed 1d0h ago/)
     expect(row('update-secret[basketball-api]')).toMatch(/Secret basketball-api\/gmail-oauth-token age [\dsmhd.]+, key gmail-westsidebasketball\.json sha256:[0-9a-f]{12}, \d+ bytes; local file sha256:[0-9a-f]{12}; would replace Secret/)
     expect(row('restart[basketball-api]')).toMatch(/Deployment basketball-api\/basketball-api: last restarted \S+; deployment "basketball-api" successfully rolled out; would restart Deployment/)
     expect(row('verify-decode[basketball-api]')).toMatch(/now: .*differs from the local file/)
@@ -254,7 +255,7 @@ describe('the consent age follows the grant (a client in Production status: Goog
       await prod.seedTokenFile() // the operator consented by hand: a new refresh token
       const after = await prod.run([...prod.sets(), '--yes', '--non-interactive'])
       expect(after.code, after.stdout).toBe(0)
-      expect(after.stdout).toMatch(/\[reauth\] cached in \S+: token works for westsidebasketball@gmail\.com \(google-auth file; gmail\.send \(granted\), .*\(granted\)\); consent [\dsm.]+ ago \(file mtime\)/)
+      expect(after.stdout).toMatch(/\[reauth\] cached in \S+: token works for westsidebasketball@gmail\.com \(google-auth file; gmail\.send \(granted\), .*\(granted\)\); consent [\dsm.]+ ago \(estimate: /)
     } finally {
       await prod.close()
     }

@@ -59,7 +59,7 @@ describe('--dry-run', () => {
     expect(existsSync(env.stateDir)).toBe(false)
     // kubectl's meaning of --dry-run: the writes were sent, as server-side dry runs.
     const writes = proxy.requests.slice(from).filter(worldWrite)
-    expect(writes.map((q) => q.method).sort()).toEqual(['DELETE', 'DELETE', 'PATCH', 'POST'])
+    expect(writes.map((q) => q.method).sort()).toEqual(['DELETE', 'DELETE', 'PATCH', 'POST', 'POST'])
     for (const q of writes) expect(q.path, `${q.method} ${q.path}`).toMatch(/[?&]dryRun=All\b/)
     // The Lease a run would take: asked as a dry run too, and shown.
     const lease = proxy.requests.slice(from).filter((q) => isLeaseRequest(q) && MUTATING.has(q.method))
@@ -174,6 +174,7 @@ describe('a second run right after', () => {
       'verify-scopes': 'cached',
       'map-key': 'cached',
       'update-secret[basketball-api]': 'cached',
+      'record-expiry[basketball-api]': 'cached',
       'delete-stale[basketball-api]': 'cached',
       'restart[basketball-api]': 'cached',
       'verify-decode[basketball-api]': 'succeeded',
@@ -198,7 +199,7 @@ describe('--status after the runs', () => {
     const lastRun = env.runs().at(-1)!
     expect(out).toContain(`last run ${lastRun.runId}: succeeded`)
     const row = (node: string) => out.split('\n').find((l) => l.startsWith(node + ' ')) ?? ''
-    expect(row('reauth')).toMatch(/✔ done .*consent [\dsmhd.]+ ago \(Google\), 6d\d+h left before Google's 7-day expiry/)
+    expect(row('reauth')).toMatch(/✔ done .*consent [\dsmhd.]+ ago \(google: Google's refresh_token_expires_in\), 6d\d+h left before the deadline/)
     expect(row('reauth')).toMatch(/rotation every 7d \(secrets registry platform\.gmail_oauth_token/)
     expect(row('update-secret[basketball-api]')).toMatch(/matches the local file \(sha256:[0-9a-f]{12}, \d+ bytes\); Secret age [\d.]+s/)
     expect(row('delete-stale[basketball-api]')).toContain(`stale Secret(s) absent: ${FIXTURE.namespace}/${FIXTURE.staleSecret}`)

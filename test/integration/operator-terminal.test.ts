@@ -47,9 +47,11 @@ describe('the confirmation on a terminal', () => {
     const r = await onTerminal({ cols: 80, rows: 24 }, 'n')
     const text = flat(r)
     expect(r.code, text).toBe(0)
-    const plan = /Plan: 1 to replace, 1 to delete, 1 to restart in context (\S+) \(server (https?:\/\/127\.0\.0\.1:\d+), user (\S+)\)/.exec(text)
+    // The CredentialExpiry record (create) sits among the verbs in the order they first appear.
+    const plan = /Plan: ((?:1 to (?:replace|create|delete|restart)(?:, )?){4}) in context (\S+) \(server (https?:\/\/127\.0\.0\.1:\d+), user (\S+)\)/.exec(text)
     expect(plan, text).not.toBeNull()
-    expect(text).toContain(`Apply these 3 changes to context ${plan![1]}? [y/N] n`)
+    expect(plan![1].split(', ').sort()).toEqual(['1 to create', '1 to delete', '1 to replace', '1 to restart'])
+    expect(text).toContain(`Apply these 4 changes to context ${plan![2]}? [y/N] n`)
     // Every change "y" would allow, in the --dry-run vocabulary, not only update-secret's.
     expect(text).toMatch(new RegExp(`-/\\+ replace Secret ${FIXTURE.namespace}/${FIXTURE.secret} \\(key ${FIXTURE.key.replace(/\./g, '\\.')} <-`))
     expect(text).toContain(`- delete Secret ${FIXTURE.namespace}/${FIXTURE.staleSecret} (stale copy of the token)`)
@@ -69,13 +71,15 @@ describe('the confirmation on a terminal', () => {
     expect(r.overflowed, 'lines wider than 200 columns').toEqual([])
     // The static summary is the end of the scrollback: from the table's header on.
     const end = r.rows.slice(r.rows.length - 1 - [...r.rows].reverse().findIndex((l) => /^NODE +STATUS/.test(l))).join('\n')
-    expect(end).toMatch(/^Changed: 1 replace, 1 delete, 1 restart in context \S+ \(server https?:\/\/127\.0\.0\.1:\d+, user \S+\)$/m)
+    // The CredentialExpiry create shows only when the record was not already up to date.
+    const changed = /^Changed: ((?:1 (?:replace|create|delete|restart)(?:, )?){3,4}) in context \S+ \(server https?:\/\/127\.0\.0\.1:\d+, user \S+\)$/m.exec(end)
+    expect(changed?.[1].split(', ').filter((c) => c !== '1 create').sort(), end).toEqual(['1 delete', '1 replace', '1 restart'])
     expect(end).toMatch(/^ +-\/\+ replace Secret basketball-api\/gmail-oauth-token \(key gmail-westsidebasketball\.json sha256:[0-9a-f]{12} -> sha256:[0-9a-f]{12}, \d+ bytes\)$/m)
     expect(end).toMatch(/^Verdict: succeeded \(exit 0\), run (\S+), \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC → \d\d:\d\d:\d\d UTC \(\S+\)$/m)
     const transcript = /^Transcript: (\S+)$/m.exec(end)?.[1]
     expect(transcript, end).toBeDefined()
     const record = readFileSync(transcript!.replace(/^~/, process.env.HOME ?? ''), 'utf8')
-    expect(record).toMatch(/\[update-secret\[basketball-api\]\] asked to confirm the plan \(1 to replace, 1 to delete, 1 to restart in context \S+ .*\): yes/)
+    expect(record).toMatch(/\[update-secret\[basketball-api\]\] asked to confirm the plan \((?:1 to (?:replace|create|delete|restart)(?:, )?){3,4} in context \S+ .*\): yes/)
     expect(record).toMatch(/\[delete-stale\[basketball-api\]\] changed: delete Secret basketball-api\/gmail-oauth-westsidebasketball/)
     expect(record).toContain('Verdict: succeeded (exit 0)')
     expect(findLeaks({ transcript: record, screen: r.raw }, secretNeedles(env.standIn, [readFileSync(env.tokenFile)]))).toEqual([])

@@ -88,20 +88,27 @@ interface JobResult {
 }
 
 /** `act workflow_dispatch` of the workflow with these inputs; resolves when act exits. */
-async function dispatch(inputs: { mode: 'dry-run' | 'apply'; resume?: boolean; from?: string }): Promise<JobResult> {
+function dispatch(inputs: { mode: 'dry-run' | 'apply'; resume?: boolean; from?: string }): Promise<JobResult> {
+  return act(['workflow_dispatch', '-W', '.forgejo/workflows/gmail-reauth.yaml',
+    '--input', `mode=${inputs.mode}`, '--input', `resume=${inputs.resume ?? false}`, '--input', `from=${inputs.from ?? 'start'}`])
+}
+
+/** The daily cron of gmail-token-status.yaml, as the scheduler fires it (`act schedule`). */
+const scheduledStatus = () => act(['schedule', '-W', '.forgejo/workflows/gmail-token-status.yaml'])
+
+async function act(event: string[]): Promise<JobResult> {
   const args = [
-    'workflow_dispatch', '-W', '.forgejo/workflows/gmail-reauth.yaml',
+    ...event,
     '-P', 'operator-host=-self-hosted',
-    '--input', `mode=${inputs.mode}`, '--input', `resume=${inputs.resume ?? false}`, '--input', `from=${inputs.from ?? 'start'}`,
     '--var', `OPERATOR_HOST=${OPERATOR_HOST}`,
     '--env-file', envFile,
     '--action-cache-path', actCache, // host workdirs go here (removed by act after the job)
     '--container-daemon-socket', '-', // no Docker: the job runs on the host
     '--no-cache-server', // the workflow uses no actions/cache; do not start act's cache server
   ]
-  const act = toolPath('act') // a missing act fails each test (not a skip) with the command to run
+  const bin = toolPath('act') // a missing act fails each test (not a skip) with the command to run
   // A runner service's environment: little besides PATH and HOME (the npm cache lives there).
-  const child = spawn(act, args, { cwd: checkout, env: { PATH: process.env.PATH, HOME: process.env.HOME }, detached: true })
+  const child = spawn(bin, args, { cwd: checkout, env: { PATH: process.env.PATH, HOME: process.env.HOME }, detached: true })
   let log = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => (log += d))
   child.stderr.setEncoding('utf8').on('data', (d: string) => (log += d))
@@ -160,7 +167,7 @@ describe('dispatching gmail-reauth on the operator-host runner (act)', () => {
     expect(job.log).toMatch(/Success - Main Install dependencies/)
     expect(job.log).toContain('Job succeeded')
     const out = stepOutput(job.log)
-    expect(out).toContain('dry run of gmail-reauth: 7 node(s)') // CREDFLOW_DRY_RUN=1, from the mode input
+    expect(out).toContain('dry run of gmail-reauth: 8 node(s)') // CREDFLOW_DRY_RUN=1, from the mode input
     expect(out).toContain(`would replace Secret ${ns}/${FIXTURE.secret}`)
     expect(out).toContain(`would delete Secret ${ns}/${FIXTURE.staleSecret}`)
     expect(out).toContain(`would restart Deployment ${ns}/${FIXTURE.deployment}`)
@@ -188,8 +195,27 @@ describe('dispatching gmail-reauth on the operator-host runner (act)', () => {
     expect(findLeaks({ 'job log': job.log }, secretNeedles(env.standIn, [readFileSync(env.tokenFile)]))).toEqual([])
   })
 
+  it('the daily status job (schedule): passes on a healthy token, fails loudly within a day of the deadline', async () => {
+    const healthy = await scheduledStatus()
+    expect(healthy.status, healthy.log).toBe(0)
+    expect(stepOutput(healthy.log)).toMatch(/^healthy: expires in 6d 23h/m)
+    expect(stepOutput(healthy.log)).toContain('token healthy')
+
+    env.standIn.control.advance(6 * DAY + 2 * 3_600_000) // Google: 22 hours left
+    const before = await view.snapshot()
+    const soon = await scheduledStatus()
+    expect(soon.status, soon.log).not.toBe(0)
+    expect(soon.log).toContain('Success - Main Token status') // reports (its whole output is kept) ...
+    expect(soon.log).toContain('Failure - Main Fail unless healthy') // ... and the next step fails the job with its code
+    expect(soon.log).toMatch(/exit status 5/)
+    const out = stepOutput(soon.log)
+    expect(out).toMatch(/^EXPIRES IN 21h 5\dm \(\w{3} \d\d:\d\d UTC\): re-auth now$/m)
+    expect(soon.log).toMatch(/::error::Gmail OAuth token EXPIRES within a day: re-auth today over SSH on ops-host\.example\.test/)
+    expect(await view.snapshot()).toEqual(before) // read-only
+  })
+
   it('a refresh token past the 7-day limit: the job fails with the SSH runbook and changes nothing', async () => {
-    env.standIn.control.advance(8 * DAY) // Google has expired the Testing-mode refresh token
+    env.standIn.control.advance(2 * DAY) // past the 7 days with the test above: 8 days after the consent
     const before = await view.snapshot()
     const file = readFileSync(env.tokenFile)
 

@@ -87,7 +87,7 @@ describe('the rendered PrometheusRule is accepted by the CRD schema', () => {
     expect(stored.metadata).toMatchObject({ namespace: 'monitoring', name: 'gmail-oauth-expiry' })
     // Nothing pruned or defaulted away by the structural schema.
     expect(stored.spec).toEqual(manifest.spec)
-    expect(stored.spec.groups[0].rules.map((r: any) => r.alert)).toEqual(['GmailOAuthTokenSecretStale', 'GmailOAuthTokenSecretAbsent'])
+    expect(stored.spec.groups[0].rules.map((r: any) => r.alert)).toEqual(['GmailOAuthTokenExpiresSoon', 'GmailOAuthTokenExpired', 'GmailOAuthTokenExpiryUnknown', 'GmailOAuthTokenSecretAbsent'])
     // Leave the name to the `tofu apply` below, which must create it itself.
     await objects.deleteNamespacedCustomObject({ ...GVP, namespace, name })
   })

@@ -10,7 +10,7 @@ import type { KubeConfig, KubernetesObject, V1Deployment } from '@kubernetes/cli
 import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { parseAllDocuments } from 'yaml'
+import { parseAllDocuments, parseDocument } from 'yaml'
 
 export const FIXTURE = {
   namespace: 'basketball-api',
@@ -82,6 +82,12 @@ function deployment(name: string, replicas: number, nodeName: string): Kubernete
 }
 
 const DEPLOYED_RBAC = fileURLToPath(new URL('../../deploy/rbac.yaml', import.meta.url))
+const EXPIRY_CRD = fileURLToPath(new URL('../../deploy/credentialexpiry-crd.yaml', import.meta.url))
+
+/** deploy/credentialexpiry-crd.yaml: the CRD the workflow's record-expiry step writes to, as a cluster admin installs it. */
+export function credentialExpiryCrd(): KubernetesObject {
+  return parseDocument(readFileSync(EXPIRY_CRD, 'utf8')).toJS() as KubernetesObject
+}
 
 /** deploy/rbac.yaml's objects; fails loudly if they stop naming FIXTURE's account and Role. */
 export function deployedRbac(): KubernetesObject[] {
@@ -97,6 +103,7 @@ export function deployedRbac(): KubernetesObject[] {
 export function fixtureObjects(nodeName: string = FIXTURE.nodeName): KubernetesObject[] {
   const n = FIXTURE.namespace
   return [
+    credentialExpiryCrd(),
     ns(n),
     ns(FIXTURE.mailNamespace),
     { apiVersion: 'v1', kind: 'Secret', metadata: { name: FIXTURE.secret, namespace: n, labels: { app: 'basketball-api' } },
@@ -133,6 +140,23 @@ export async function applyFixtures(kubeconfigPath: string, opts: { nodeName?: s
     await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: FIXTURE.namespace, gracePeriodSeconds: 0 }).catch(() => {})
   }
   await waitAvailable(kubeconfigPath, [FIXTURE.deployment, FIXTURE.worker], opts.timeoutMs ?? 60_000)
+  await waitServed(kubeconfigPath, opts.timeoutMs ?? 60_000)
+}
+
+/** The CredentialExpiry type answers (Established is not enough: every handler must serve it). */
+async function waitServed(kubeconfigPath: string, timeoutMs: number): Promise<void> {
+  const k8s = await import('@kubernetes/client-node')
+  const custom = (await adminKubeConfig(kubeconfigPath)).makeApiClient(k8s.CustomObjectsApi)
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await custom.listNamespacedCustomObject({ group: 'credflow.dev', version: 'v1', plural: 'credentialexpiries', namespace: FIXTURE.namespace })
+      return
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`credentialexpiries.credflow.dev not served after ${timeoutMs / 1000}s: ${(e as Error).message}`)
+      await sleep(200)
+    }
+  }
 }
 
 /** Put the Secrets back to their fixture content (recreated), and everything else converged. */
@@ -147,6 +171,11 @@ export async function resetFixtures(kubeconfigPath: string, opts: { nodeName?: s
   // A run killed by a test leaves its Lease held: each test starts from none.
   const leases = (await adminKubeConfig(kubeconfigPath)).makeApiClient(k8s.CoordinationV1Api)
   await leases.deleteNamespacedLease({ name: FIXTURE.lease, namespace: FIXTURE.namespace }).catch((e) => {
+    if (e?.code !== 404) throw e
+  })
+  // The consent record of an earlier test's grant goes with its Secret.
+  const custom = (await adminKubeConfig(kubeconfigPath)).makeApiClient(k8s.CustomObjectsApi)
+  await custom.deleteNamespacedCustomObject({ group: 'credflow.dev', version: 'v1', plural: 'credentialexpiries', namespace: FIXTURE.namespace, name: FIXTURE.secret }).catch((e) => {
     if (e?.code !== 404) throw e
   })
   await applyFixtures(kubeconfigPath, opts)

@@ -5,7 +5,9 @@
 #   export CREDFLOW_TOOLS_DIR="$(bash test/ops/tools.sh | tail -n1)"
 #   bash test/ops/tools.sh --print-dir     # only print where the tools live; install nothing
 #
-# - apt: prometheus (for /usr/bin/promtool) and shellcheck, only when missing;
+# - apt: prometheus (/usr/bin/promtool, and the server the expiry tests scrape with) and the
+#   shell linter, only when missing;
+# - kube-state-metrics, built from the Go module proxy by test/ops/kube-state-metrics.sh;
 # - Go (GOTOOLCHAIN=local, pinned below): actionlint, act (runs .forgejo workflows on the host
 #   in ops-forgejo-exec.test.ts), tfrender (test/ops/tfrender, renders terraform/ with hashicorp/hcl/v2), and OpenTofu
 #   with the hashicorp/kubernetes provider for `tofu validate` / `tofu apply` (no provider
@@ -55,7 +57,7 @@ mkdir -p "$DIR"
 
 # --- Debian packages -------------------------------------------------------------------
 apt_missing=()
-command -v promtool >/dev/null || apt_missing+=(prometheus)
+{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || apt_missing+=(prometheus)
 command -v shellcheck >/dev/null || apt_missing+=(shellcheck)
 # libfaketime: the crash matrix runs one "host" with its clock minutes off (LD_PRELOAD).
 [[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] || apt_missing+=(libfaketime)
@@ -71,9 +73,9 @@ if [[ ${#apt_missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >&2
   [[ $own_policy -eq 0 ]] || rm -f /usr/sbin/policy-rc.d
 else
-  log "apt: promtool, shellcheck and libfaketime present"
+  log "apt: promtool, prometheus, shellcheck and libfaketime present"
 fi
-for t in promtool shellcheck; do
+for t in promtool shellcheck prometheus; do
   ln -sfn "$(command -v "$t")" "$DIR/$t"
   log "$t: $("$DIR/$t" --version 2>&1 | grep -m1 -Eo '(version:? )[^ ]+')"
 done
@@ -129,6 +131,9 @@ build_tofu() {
 build tofu "github.com/opentofu/opentofu $TOFU_VERSION (slow: minutes)" build_tofu
 build terraform-provider-kubernetes "github.com/hashicorp/terraform-provider-kubernetes $KUBERNETES_PROVIDER_VERSION (slow: minutes)" \
   env GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "github.com/hashicorp/terraform-provider-kubernetes@$KUBERNETES_PROVIDER_VERSION"
+# Its own cache (keyed by its version and wrapper); the link puts it beside the other tools.
+ln -sfn "$(bash "$HERE/kube-state-metrics.sh" | tail -n1)" "$DIR/kube-state-metrics"
+
 # Tests run tofu with TF_CLI_CONFIG_FILE=$DIR/tofurc.
 cat > "$DIR/tofurc" <<EOF
 provider_installation {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TOOLS_SH = fileURLToPath(new URL('./tools.sh', import.meta.url))
 
-export type OpsTool = 'promtool' | 'shellcheck' | 'actionlint' | 'act' | 'tfrender' | 'tofu'
+export type OpsTool = 'promtool' | 'shellcheck' | 'actionlint' | 'act' | 'tfrender' | 'tofu' | 'prometheus' | 'kube-state-metrics'
 
 let cachedDir: string | undefined
 

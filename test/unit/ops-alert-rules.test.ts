@@ -23,37 +23,50 @@ function scratchCopy(editRules: (text: string) => string): { rules: string; test
 }
 
 describe('the gmail-oauth-expiry rule file is valid Prometheus', () => {
-  it('gives every alert a severity, a summary and a description naming the runbook command', () => {
-    const groups = (parse(readFileSync(RULES, 'utf8')) as { groups: { rules: Record<string, any>[] }[] }).groups
-    const alerts = groups.flatMap((g) => g.rules)
-    expect(alerts.map((r) => r.alert)).toEqual(['GmailOAuthTokenSecretStale', 'GmailOAuthTokenSecretAbsent'])
-    for (const rule of alerts) {
+  const alerts = () => (parse(readFileSync(RULES, 'utf8')) as { groups: { rules: Record<string, any>[] }[] }).groups.flatMap((g) => g.rules)
+
+  it('gives every alert a severity, a summary, a runbook_url that is a README anchor, and a description naming the command', () => {
+    expect(alerts().map((r) => r.alert)).toEqual(['GmailOAuthTokenExpiresSoon', 'GmailOAuthTokenExpired', 'GmailOAuthTokenExpiryUnknown', 'GmailOAuthTokenSecretAbsent'])
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')
+    // GitHub/Forgejo anchors: the heading lower-cased, punctuation dropped, spaces as dashes.
+    const anchors = new Set([...readme.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1].toLowerCase().replace(/[^\p{L}\p{N} -]/gu, '').replace(/ /g, '-')))
+    for (const rule of alerts()) {
       expect(rule.labels.severity, rule.alert).toMatch(/^(warning|critical)$/)
       expect(rule.annotations.summary, rule.alert).toBeTruthy()
       expect(rule.annotations.description, rule.alert).toContain('scripts/gmail-reauth.sh')
-      expect(rule.annotations.description, rule.alert).toContain('npx zx tasks/run.mjs gmail-reauth')
+      const anchor = /README\.md#([-a-z0-9]+)$/.exec(rule.annotations.runbook_url)?.[1]
+      expect(anchor, `${rule.alert} runbook_url ${rule.annotations.runbook_url}`).toBeDefined()
+      expect(anchors.has(anchor!), `${rule.alert}: README has no heading #${anchor}`).toBe(true)
     }
   })
 
-  it('passes promtool check rules with both alerts', () => {
+  it('names the deadline in the summary of the expiry alerts (their value is the deadline)', () => {
+    for (const rule of alerts().filter((r) => /Expires|Expired/.test(r.alert))) expect(rule.annotations.summary).toContain('{{ $value | humanizeTimestamp }}')
+  })
+
+  it('never measures the expiry with kube_secret_created (the Secret\'s age is not the consent\'s)', () => {
+    for (const rule of alerts()) expect(rule.expr, rule.alert).not.toContain('kube_secret_created')
+  })
+
+  it('passes promtool check rules with all four alerts', () => {
     const r = runTool('promtool', ['check', 'rules', RULES])
-    expect(r.stderr + r.stdout).toContain('SUCCESS: 2 rules found')
+    expect(r.stderr + r.stdout).toContain('SUCCESS: 4 rules found')
     expect(r.status).toBe(0)
   })
 
   it('is rejected by promtool check rules when an expression does not parse', () => {
-    const { rules } = scratchCopy((t) => t.replace('> 6 * 86400', '> 6 * * 86400'))
+    const { rules } = scratchCopy((t) => t.replace('< time() + 86400', '< time() + * 86400'))
     const r = runTool('promtool', ['check', 'rules', rules])
     expect(r.status).not.toBe(0)
     expect(r.stderr + r.stdout).toMatch(/parse error|unexpected/)
   })
 })
 
-// Each promtool test run replays ~13 days of samples (about 3 s of CPU): run them side by side.
+// Each promtool test run replays ~2 days of samples: run them side by side.
 const PROMTOOL_TIMEOUT = 90_000
 
 describe.concurrent('the alerts behave over a token lifetime (promtool test rules)', () => {
-  it('stays quiet while fresh, fires past 6 days, resolves after the Secret is recreated, fires when absent', async () => {
+  it('warns 10 minutes into the last day, resolves at the next evaluation after a re-auth, goes critical at the deadline and when absent', async () => {
     const r = await runToolAsync('promtool', ['test', 'rules', PROMTOOL_TEST])
     expect(r.stdout + r.stderr).toContain('SUCCESS')
     expect(r.status).toBe(0)
@@ -61,9 +74,10 @@ describe.concurrent('the alerts behave over a token lifetime (promtool test rule
 
   // The promtool test must be able to fail: each edit below breaks one promise it checks.
   const mutants: [string, (t: string) => string, RegExp][] = [
-    ['a threshold of 7 days (the token would already be dead)', (t) => t.replace('> 6 * 86400', '> 7 * 86400'), /GmailOAuthTokenSecretStale/],
-    ['an absent alert that fires during the recreate gap', (t) => t.replace('for: 15m', 'for: 1m'), /GmailOAuthTokenSecretAbsent/],
-    ['an age measured on another Secret', (t) => t.replace(/time\(\) - kube_secret_created\{[^}]*\}/, 'time() - kube_secret_created{namespace="basketball-api"}'), /GmailOAuthTokenSecretStale/],
+    ['a warning two days ahead (a week of warnings)', (t) => t.replace('< time() + 86400', '< time() + 2 * 86400'), /GmailOAuthTokenExpiresSoon/],
+    ['a warning that waits an hour', (t) => t.replace('for: 10m', 'for: 1h'), /GmailOAuthTokenExpiresSoon/],
+    ['an absent alert that fires during a short gap', (t) => t.replace('for: 15m', 'for: 1m'), /GmailOAuthTokenExpiryUnknown/],
+    ['the age of the Secret instead of the consent (kube_secret_created)', (t) => t.replace(/expr: credflow_credential_expiration_timestamp_seconds\{[^}]*\} < time\(\) \+ 86400 > time\(\)/, 'expr: time() - kube_secret_created{namespace="basketball-api",secret="gmail-oauth-token"} > 6 * 86400'), /GmailOAuthTokenExpiresSoon/],
   ]
   for (const [what, edit, alert] of mutants) {
     it(`fails for ${what}`, async () => {

@@ -37,6 +37,35 @@ function brokenCopy(edit: (t: string) => string): string {
   return file
 }
 
+const STATUS_WORKFLOW = join(REPO_ROOT, '.forgejo/workflows/gmail-token-status.yaml')
+
+describe('the daily status workflow (gmail-token-status)', () => {
+  const wf = parse(readFileSync(STATUS_WORKFLOW, 'utf8')) as any
+  it('passes actionlint (shellcheck on its run: script) and act\'s strict schema', () => {
+    const r = actionlint(STATUS_WORKFLOW)
+    expect(r.stdout + r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    const dir = mkdtempSync(join(tmpdir(), 'credflow-act-'))
+    mkdirSync(join(dir, 'wf'))
+    writeFileSync(join(dir, 'wf', 'gmail-token-status.yaml'), readFileSync(STATUS_WORKFLOW, 'utf8'))
+    const v = runTool('act', ['--validate', '--strict', '-W', join(dir, 'wf')], { cwd: dir })
+    expect(v.stdout + v.stderr).not.toMatch(/Validation Error/)
+    expect(v.status).toBe(0)
+  })
+
+  it('runs daily on the operator host, queued behind any gmail-reauth run', () => {
+    expect(wf.on.schedule).toEqual([{ cron: '0 7 * * *' }])
+    expect(wf.jobs.status['runs-on']).toBe('operator-host')
+    expect(wf.concurrency).toEqual({ group: 'gmail-reauth', 'cancel-in-progress': false })
+  })
+
+  it('names every exit code of the table it acts on', async () => {
+    const { EXIT } = await import('../../lib/engine/exit-codes.ts')
+    const script = wf.jobs.status.steps.find((s: any) => s.name === 'Token status').run as string
+    for (const code of [EXIT.ok, EXIT.failed, EXIT.needsOperator, EXIT.expiringSoon, EXIT.drift]) expect(script).toMatch(new RegExp(`^\\s+${code}\\) `, 'm'))
+  })
+})
+
 describe('the Forgejo workflow passes the linters', () => {
   it('actionlint (with shellcheck on every run: script) reports nothing', () => {
     const r = actionlint(WORKFLOW)

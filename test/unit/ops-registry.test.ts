@@ -6,6 +6,7 @@ import { parse } from 'yaml'
 import { OpsError } from '../../lib/errors.ts'
 import { findEntry, loadSecretsRegistry, RegistryEntrySchema, type RegistryEntry } from '../../lib/registry.ts'
 import { REPO_ROOT } from '../ops/tools.ts'
+import { DAY_MS, WARN_BEFORE_MS, deadlineOf } from '../../lib/expiry.ts'
 
 const registry = loadSecretsRegistry()
 const source = readFileSync(registry.file, 'utf8')
@@ -19,11 +20,10 @@ function alertRules(entry: RegistryEntry): Rule[] {
   return file.groups.flatMap((g) => g.rules).filter((r) => r.alert)
 }
 
-/** `time() - kube_secret_created{...} > 6 * 86400` → the selector and the threshold in seconds. */
-function ageThreshold(expr: string): { selector: string; seconds: number } | undefined {
-  const m = /^time\(\)\s*-\s*kube_secret_created\{([^}]*)\}\s*>\s*([\d\s*]+)$/.exec(expr.trim())
-  if (!m) return undefined
-  return { selector: m[1], seconds: m[2].split('*').reduce((p, n) => p * Number(n.trim()), 1) }
+/** `credflow_credential_expiration_timestamp_seconds{...} < time() + 86400 > time()` -> the selector and the window in seconds. */
+function warningWindow(expr: string): { selector: string; seconds: number } | undefined {
+  const m = /^credflow_credential_expiration_timestamp_seconds\{([^}]*)\}\s*<\s*time\(\)\s*\+\s*(\d+)\s*>\s*time\(\)$/.exec(expr.trim())
+  return m ? { selector: m[1], seconds: Number(m[2]) } : undefined
 }
 
 function brokenRegistry(edit: (text: string) => string): string {
@@ -121,24 +121,33 @@ describe('the gmail-reauth workflow acts on what the registry says', () => {
   })
 })
 
-describe('the age alert fires one day before the rotation deadline', () => {
-  it('has a threshold of rotation_days minus one day, on the Secret the registry names', () => {
+describe('the expiry warning fires one day before the deadline the registry sets', () => {
+  it('warns WARN_BEFORE_MS before the deadline, on the credential the registry names, which is consent + rotation_days', () => {
     const checked: string[] = []
     for (const entry of registry.entries.filter((e) => e.monitoring && e.kubernetes)) {
       for (const rule of alertRules(entry).filter((r) => entry.monitoring!.alerts.includes(r.alert!))) {
-        const age = ageThreshold(rule.expr)
-        if (!age) continue // e.g. the absent() rule
-        expect(age.seconds, `${entry.id} ${rule.alert}`).toBe((entry.rotation_days - 1) * 86_400)
-        expect(age.selector.replace(/\s/g, '')).toBe(`namespace="${entry.kubernetes!.namespace}",secret="${entry.kubernetes!.secret}"`)
+        const w = warningWindow(rule.expr)
+        if (!w) continue // the expired and absent() rules
+        expect(w.seconds * 1000, `${entry.id} ${rule.alert}`).toBe(WARN_BEFORE_MS)
+        expect(w.selector.replace(/\s/g, '')).toBe(`credential="${entry.id}"`)
+        // The deadline the tool records when Google does not say it: a warning at rotation_days - 1.
+        const consent = { at: new Date(0), source: 'estimate' as const, from: 'test' }
+        expect(deadlineOf(consent, entry.rotation_days * DAY_MS)!.getTime() - w.seconds * 1000).toBe((entry.rotation_days - 1) * DAY_MS)
         checked.push(rule.alert!)
       }
     }
-    expect(checked).toContain('GmailOAuthTokenSecretStale')
+    expect(checked).toEqual(['GmailOAuthTokenExpiresSoon'])
   })
 
-  it('reads the threshold arithmetic correctly', () => {
-    expect(ageThreshold('time() - kube_secret_created{a="b"} > 6 * 86400')).toEqual({ selector: 'a="b"', seconds: 518_400 })
-    expect(ageThreshold('absent(kube_secret_created{a="b"})')).toBeUndefined()
+  it("no expression reads kube_secret_created: the Secret's age is not the consent's", () => {
+    for (const entry of registry.entries.filter((e) => e.monitoring)) {
+      for (const rule of alertRules(entry)) expect(rule.expr, `${entry.id} ${rule.alert}`).not.toMatch(/kube_secret_created/)
+    }
+  })
+
+  it('reads the window arithmetic correctly', () => {
+    expect(warningWindow('credflow_credential_expiration_timestamp_seconds{a="b"} < time() + 86400 > time()')).toEqual({ selector: 'a="b"', seconds: 86_400 })
+    expect(warningWindow('absent(credflow_credential_consent_timestamp_seconds{a="b"})')).toBeUndefined()
   })
 })
 

@@ -14,7 +14,7 @@ import { parse } from 'yaml'
 import { REPO_ROOT, runTool } from '../ops/tools.ts'
 
 const SCRIPT = join(REPO_ROOT, 'scripts/gmail-reauth.sh')
-const STEPS = ['reauth', 'verify-scopes', 'map-key', 'update-secret', 'delete-stale', 'restart', 'verify-decode']
+const STEPS = ['reauth', 'verify-scopes', 'map-key', 'update-secret', 'record-expiry', 'delete-stale', 'restart', 'verify-decode']
 const RUN_ID = '20261125T014000Z-ab12'
 
 interface Sandbox {
@@ -108,7 +108,7 @@ function engineCalls(sb: Sandbox): { cwd: string; args: string[] }[] {
 
 describe('shellcheck', () => {
   it('passes on the operator script and the tools installer', () => {
-    const r = runTool('shellcheck', ['--severity=style', SCRIPT, join(REPO_ROOT, 'test/ops/tools.sh')])
+    const r = runTool('shellcheck', ['--severity=style', SCRIPT, join(REPO_ROOT, 'test/ops/tools.sh'), join(REPO_ROOT, 'test/ops/kube-state-metrics.sh')])
     expect(r.stdout + r.stderr).toBe('')
     expect(r.status).toBe(0)
   })

@@ -63,7 +63,7 @@ describe('tfrender: the monitoring module parses, is fmt-clean and renders the P
   it('outputs the rule name and the alert names', () => {
     expect(out.outputs).toEqual({
       prometheus_rule: { namespace: 'monitoring', name: 'gmail-oauth-expiry' },
-      alert_names: ['GmailOAuthTokenSecretStale', 'GmailOAuthTokenSecretAbsent'],
+      alert_names: ['GmailOAuthTokenExpiresSoon', 'GmailOAuthTokenExpired', 'GmailOAuthTokenExpiryUnknown', 'GmailOAuthTokenSecretAbsent'],
     })
   })
 
