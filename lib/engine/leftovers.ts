@@ -1,15 +1,16 @@
 /**
- * What runs leave on disk besides their record (state.json, events.jsonl): temp files of a
- * write killed halfway, removed by the next run; and files a run keeps for its own recovery
- * (a step's backup in its run directory), which --status lists with their age until a later
- * run has verified the new state and removed them.
+ * What runs leave on disk besides their record (state.json, events.jsonl, transcript.txt):
+ * temp files of a write killed halfway, removed by the next run; and files a run keeps for its
+ * own recovery (a step's backup in its run directory), which --status lists with their age
+ * until a later run has verified the new state and removed them.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { leftoverTemps, removeLeftoverTemps, type LeftoverTemp } from '../atomic-file.ts'
 import { formatDuration } from '../duration.ts'
 
-const RECORD = new Set(['state.json', 'events.jsonl'])
+/** A run's record (fingerprints only), kept with the run: not leftovers. */
+const RECORD = new Set(['state.json', 'events.jsonl', 'transcript.txt'])
 const TEMP = /^\..+\.tmp$/
 
 function dirsOf(workflowDir: string): string[] {

@@ -45,6 +45,7 @@ export const CONCURRENCY: readonly ConcurrencyCase[] = [
   { name: 'two hosts, different grants, the newer first', expected: 'the second exits 3; rerun after it, its older grant is refused (exit 1) naming the host that wrote the newer one and when; the Secret keeps the newer grant, one rollout' },
   { name: 'a newer grant from the second host', expected: 'replaces the Secret (exit 0), one rollout' },
   { name: 'the older grant again, with --allow-older-grant', expected: 'replaces the Secret as told (exit 0), says so, one rollout' },
+  { name: 'a consent that waits longer than the Lease duration (leaseDuration 3s)', expected: 'the Lease is renewed throughout (same holder, renewTime moves on) and a second host exits 3 meanwhile; SIGTERM: exit 130, nothing changed, the Lease released' },
   { name: 'a host whose clock is 5 min ahead (libfaketime)', expected: 'exit 0 and a warning naming the skew; one rollout' },
   { name: 'then a host with a correct clock, new grant', expected: 'restarts although the ahead host\'s restartedAt looks newer (decided from uids and ReplicaSet creationTimestamp): exit 0, one rollout' },
   { name: 'a host 5 min behind consents in the run, seconds after the last grant was written', expected: 'its new grant replaces the Secret (not refused as older): exit 0, a warning naming the skew, the consent time recorded on the apiserver\'s clock, one rollout' },

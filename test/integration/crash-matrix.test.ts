@@ -8,6 +8,7 @@
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { FIXTURE } from '../k8s/fixtures.ts'
 import type { GmailEnv, RunResult } from '../e2e/gmail-env.ts'
 import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
@@ -139,12 +140,22 @@ describe('SIGKILL at each point, then --resume or a fresh run', () => {
         const killed = await run([...sets, '--yes'], { CREDFLOW_TEST_CRASH_AT: c.point })
         expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL')
         const crashed = env.runs().at(-1)!
+        if (c.point === 'update-secret:deleted' && recovery === 'resume') await expectStatusAfterCrash(crashed)
         await recover(recovery, c.fresh === 'refuses' && recovery === 'fresh', crashed.runId)
         await expectWorldGood({ grant, generationBefore: before })
       })
     }
   }
 })
+
+/** What --status shows after a run died holding the Lease and a backup: both, with what to do. */
+async function expectStatusAfterCrash(crashed: { runId: string; pid: number }): Promise<void> {
+  const s = await run([...sets, '--status'])
+  const lease = `Lease ${ns}/${FIXTURE.lease}`
+  expect(s.stdout).toMatch(new RegExp(`lock:\n  ${re(lease)}: STALE: held by pid ${crashed.pid} on \\S+, run ${crashed.runId}, started from terminal, holding since \\S+Z \\(\\S+ ago\\), last renewed \\S+ ago, which is no longer running; the next run on this host takes it over at once\n`))
+  const backup = `backup-secret-${ns}-${FIXTURE.secret}.json`
+  expect(s.stdout).toMatch(new RegExp(`kept files:\n  run ${crashed.runId} keeps ${re(backup)} \\(\\S+ old, 0600\\): for that run's recovery; removed once a run verifies the new state \\(\\S+\\)\n$`))
+}
 
 async function recover(recovery: Recovery, refusesFresh: boolean, crashedRun: string): Promise<void> {
   if (recovery === 'resume') {
@@ -205,6 +216,14 @@ describe('two hosts, two state directories', () => {
       const aRun = env.runs().at(-1)!
       expect(b.stderr).toMatch(new RegExp(`another run holds Lease basketball-api/credflow-gmail-oauth-token: pid ${aRun.pid} on operator-box, run ${aRun.runId}, started from ssh shell, holding since \\S+Z \\(\\S+ ago\\)`))
       expect(b.stderr).toMatch(/hint: that run is on operator-box \(ssh shell\): wait for it to finish there/)
+      // --status on the other host shows who holds it and what to do, and writes nothing either.
+      const status = await run([...setsB, '--status'], FORGEJO, stateB)
+      expect(status.stdout).toMatch(
+        new RegExp(
+          `lock:\n  Lease basketball-api/credflow-gmail-oauth-token: HELD by pid ${aRun.pid} on operator-box, run ${aRun.runId}, started from ssh shell, holding since \\S+Z \\(\\S+ ago\\), last renewed \\S+ ago; a run now would exit 3\\. ` +
+            'that run is on operator-box \\(ssh shell\\): wait for it to finish there; if it died, the Lease lapses 30s after its last renewal and the next run takes it over \\(kubectl -n basketball-api get lease credflow-gmail-oauth-token -o yaml\\); once you are sure that run is dead, free it: kubectl -n basketball-api delete lease credflow-gmail-oauth-token\n',
+        ),
+      )
       expect(runsIn(stateB)).toEqual([])
     })
     expect(a.code, a.stdout + a.stderr).toBe(0)
@@ -255,6 +274,28 @@ describe('two hosts, two state directories', () => {
     expect((await view.secretBytes())!.equals(older)).toBe(true)
     expect(await generation()).toBe(before + 1)
   })
+
+  matrixCase(5, async () => {
+    const before = await view.snapshot()
+    const file = readFileSync(env.tokenFile)
+    cliRuns++
+    const a = env.spawn([...sets, '--yes', '--interactive', '--set', 'reauthAfter=1ms', '--set', 'leaseDuration=3s'], { env: SSH })
+    await a.waitFor(/\/o\/oauth2\/v2\/auth\?/) // the consent waits for the operator's browser
+    const renewed = async () => new Date((await leaseRecord()).spec!.renewTime as unknown as string).getTime()
+    const first = await leaseRecord()
+    const firstRenewal = await renewed()
+    await sleep(4500) // longer than the Lease's 3s: unrenewed, it would have lapsed
+    expect((await leaseRecord()).spec?.holderIdentity).toBe(first.spec?.holderIdentity)
+    expect(await renewed()).toBeGreaterThan(firstRenewal + 2000)
+    const b = await run([...setsB, '--yes'], FORGEJO, stateB)
+    expect(b.code, b.stdout + b.stderr).toBe(3)
+    a.child.kill('SIGTERM')
+    const r = await a.done
+    expect(r.code, r.stdout + r.stderr).toBe(130)
+    expect(await view.snapshot()).toEqual(before)
+    expect(readFileSync(env.tokenFile).equals(file)).toBe(true)
+    expect((await leaseRecord()).spec?.holderIdentity ?? '', 'the Lease is released').toBe('')
+  })
 })
 
 describe('hosts whose clocks are off (libfaketime)', () => {
@@ -263,7 +304,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     expect(existsSync(FAKETIME), `${FAKETIME} (Debian libfaketime; test/ops/tools.sh installs it)`).toBe(true)
   })
 
-  matrixCase(5, async () => {
+  matrixCase(6, async () => {
     const grant = await newGrant()
     await restoreStale()
     const before = await generation()
@@ -273,7 +314,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     await expectWorldGood({ grant, generationBefore: before })
   })
 
-  matrixCase(6, async () => {
+  matrixCase(7, async () => {
     const grant = await newGrant()
     await restoreStale()
     const before = await generation()
@@ -299,7 +340,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     expect(Math.abs(new Date(meta.creationTimestamp!).getTime() - consented), `${CONSENTED_AT_ANNOTATION} ${meta.annotations![CONSENTED_AT_ANNOTATION]} vs creationTimestamp ${meta.creationTimestamp}`).toBeLessThan(30_000)
   }
 
-  matrixCase(7, async () => {
+  matrixCase(8, async () => {
     await restoreStale()
     const before = await generation()
     const { r, grant } = await consentInRun(skewed('-5m'))
@@ -310,7 +351,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     await expectWorldGood({ grant, generationBefore: before })
   })
 
-  matrixCase(8, async () => {
+  matrixCase(9, async () => {
     await restoreStale()
     const before = await generation()
     const { r: killed, grant } = await consentInRun({ ...skewed('-5m'), CREDFLOW_TEST_CRASH_AT: 'after:reauth' })
@@ -324,7 +365,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     await expectWorldGood({ grant, generationBefore: before })
   })
 
-  matrixCase(9, async () => {
+  matrixCase(10, async () => {
     const grant = await newGrant()
     await restoreStale()
     const before = await generation()
@@ -341,7 +382,7 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     await expectWorldGood({ grant, generationBefore: before })
   })
 
-  matrixCase(10, async () => {
+  matrixCase(11, async () => {
     await restoreStale()
     const before = await generation()
     const { r, grant: ahead } = await consentInRun(skewed('+5m'))
