@@ -1,4 +1,5 @@
 import { EXIT, type ExitCode } from './exit-codes.ts'
+import { wrap } from './render/style.ts'
 import type { NodeObservation } from './status.ts'
 
 /**
@@ -22,10 +23,18 @@ export interface Health {
   next?: string
 }
 
+/** One thing a run would change without a consent: the node, and what its check sees. */
+export interface Drift {
+  /** e.g. update-secret[basketball-api] */
+  node: string
+  /** e.g. the Secret's and the local file's fingerprints, or Deployments not restarted since the Secret was written. */
+  observed: string
+}
+
 /** The stable `health` object of `--status --json` (README: "--status --json"). */
 export interface StatusHealth extends Health {
-  /** Nodes a run would change without a consent (Secret differs, consumers not restarted...). */
-  drift: string[]
+  /** What differs between the cluster and this host (Secret bytes vs the file, pods older than the Secret...). */
+  drift: Drift[]
   exitCode: ExitCode
 }
 
@@ -33,14 +42,14 @@ export interface StatusHealth extends Health {
  * For a workflow whose check says how its credential is (undefined otherwise: then --status
  * exits 0, or 1 when a check failed). The exit code a scheduler acts on, most urgent first: a
  * person now (dead or absent, 4), a person soon (5), someone must look (a check failed, 1), a
- * run fixes it (drift, 6), fine (0).
+ * run fixes it (drift, 6), fine (0). `syncCommand` is the run that fixes drift.
  */
-export function statusHealth(obs: NodeObservation[]): StatusHealth | undefined {
+export function statusHealth(obs: NodeObservation[], syncCommand?: string): StatusHealth | undefined {
   const carrier = obs.find((o) => o.health)
   const h = carrier?.health
   if (!h) return undefined
   // With a dead or absent credential the nodes after it are todo for that reason alone.
-  const drift = h.state === 'dead' || h.state === 'absent' ? [] : obs.filter((o) => o !== carrier && o.state === 'todo').map((o) => o.id)
+  const drift = h.state === 'dead' || h.state === 'absent' ? [] : obs.filter((o) => o !== carrier && o.state === 'todo').map((o) => ({ node: o.id, observed: o.observed }))
   const incomplete = obs.some((o) => o.state === 'error')
   const exitCode: ExitCode =
     h.state === 'dead' || h.state === 'absent'
@@ -52,15 +61,26 @@ export function statusHealth(obs: NodeObservation[]): StatusHealth | undefined {
           : drift.length
             ? EXIT.drift
             : EXIT.ok
-  return { ...h, drift, exitCode }
+  // The credential's own next command comes first (a consent); else the run that syncs.
+  const next = h.next ?? (exitCode === EXIT.drift && syncCommand ? `${syncCommand}   (syncs the cluster; no consent needed${carrier!.state === 'done' ? '' : ' unless reauthAfter asks for one'})` : undefined)
+  return { ...h, ...(next ? { next } : {}), drift, exitCode }
 }
 
-/** The lines above the node table: headline, consent source, drift, next command. */
-export function formatHealth(h: StatusHealth): string[] {
+/** The lines above the node table: headline, consent source, drift, next command; wrapped to `width` columns when given. */
+export function formatHealth(h: StatusHealth, width?: number): string[] {
   const lines: string[] = []
-  if (h.headline) lines.push(h.headline)
-  if (h.consent) lines.push(`  ${h.consent}`)
-  if (h.drift.length) lines.push(`  out of sync: ${h.drift.join(', ')} (a run fixes this without a consent; exit ${EXIT.drift} when nothing worse)`)
-  if (h.next) lines.push(`  next: ${h.next}`)
+  // Wider than the terminal: wrapped with a hanging indent of `hang` columns.
+  const wrapped = (line: string, hang: number) => {
+    if (width === undefined || [...line].length <= width) return [line]
+    const lead = /^ */.exec(line)![0]
+    return wrap(line.slice(lead.length), width - hang).map((l, i) => (i === 0 ? lead : ' '.repeat(hang)) + l)
+  }
+  if (h.headline) lines.push(...wrapped(h.headline, 2))
+  if (h.consent) lines.push(...wrapped(`  ${h.consent}`, 4))
+  if (h.drift.length) {
+    lines.push(...wrapped(`  OUT OF SYNC: a run would change ${h.drift.length === 1 ? 'this' : `these ${h.drift.length}`} (exit ${EXIT.drift} when nothing worse):`, 4))
+    for (const d of h.drift) lines.push(...wrapped(`    ${d.node}: ${d.observed}`, 6))
+  }
+  if (h.next) lines.push(...wrapped(`  next: ${h.next}`, 4))
   return lines
 }

@@ -6,6 +6,7 @@ import { leftoverLines } from './leftovers.ts'
 import { observe, formatStatus, lastRunStatus, type GoneRun } from './status.ts'
 import { statusHealth } from './health.ts'
 import { EXIT } from './exit-codes.ts'
+import { terminalWidth } from './render/style.ts'
 import type { NextCommands } from './command.ts'
 import type { Workflow } from './load.ts'
 import type { TerminalIo } from './scheduler.ts'
@@ -42,9 +43,9 @@ export async function statusCommand(a: {
   const files = leftoverLines(a.store.workflowDir)
   const section = (title: string, lines: string[]) => (lines.length ? `\n${title}:\n${lines.map((l) => `  ${l}`).join('\n')}\n` : '')
   // A workflow whose check says how the credential is exits by it (lib/engine/health.ts).
-  const health = statusHealth(obs)
+  const health = statusHealth(obs, a.next.fresh())
   if (a.json) a.out.write(JSON.stringify({ tool: 'credflow', workflow: a.wf.name, complete, ...(health ? { health } : {}), lastRun, nodes: obs, ...(a.wf.lock ? { lock } : {}), keptFiles: files }, null, 2) + '\n')
-  else a.out.write(formatStatus(a.wf.name, obs, last, gone, health) + section('lock', lock) + section('kept files', files))
+  else a.out.write(formatStatus(a.wf.name, obs, last, gone, health, terminalWidth(a.out)) + section('lock', lock) + section('kept files', files))
   return health ? health.exitCode : complete ? EXIT.ok : EXIT.failed
 }
 

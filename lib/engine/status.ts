@@ -113,10 +113,11 @@ export function lastRunStatus(last: RunState, gone: GoneRun | undefined): string
   return gone ? 'interrupted' : last.status
 }
 
-export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined, gone?: GoneRun, health?: StatusHealth): string {
+/** `width`: the terminal's columns, to which the health lines are wrapped (undefined: a pipe, left whole). */
+export function formatStatus(workflow: string, obs: NodeObservation[], last: RunState | undefined, gone?: GoneRun, health?: StatusHealth, width?: number): string {
   const mark = { done: '✔', todo: '✎', skipped: '↓', unknown: '?', error: '✖' }
   const lines = [`${workflow}: status (read-only checks)`]
-  if (health) lines.push(...formatHealth(health), '')
+  if (health) lines.push(...formatHealth(health, width), '')
   if (last) {
     const when = last.finishedAt ?? last.updatedAt
     const ago = formatDuration(Date.now() - Date.parse(when))
