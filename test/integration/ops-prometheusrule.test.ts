@@ -1,18 +1,27 @@
 // The PrometheusRule that terraform/modules/monitoring declares, rendered from the .tf files
 // by tfrender, against the real PrometheusRule CRD (vendored from prometheus-operator) on
-// the real apiserver: the CRD's OpenAPI schema accepts it and rejects broken rules.
+// the real apiserver: the CRD's OpenAPI schema accepts it and rejects broken rules. The same
+// for deploy/monitoring's PrometheusRule and ServiceMonitor (a GitOps user applies those), and
+// `tofu apply` of the whole module: the CredentialExpiry CRD, kube-state-metrics' RBAC, the rule.
 import * as k8s from '@kubernetes/client-node'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { join } from 'node:path'
-import { beforeAll, describe, expect, inject, it } from 'vitest'
-import { applyManifestFiles } from '../ops/cluster.ts'
+import { join, relative } from 'node:path'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { applyManifestFiles, deleteManifestFiles, readManifests } from '../ops/cluster.ts'
 import { REPO_ROOT, runTool, tofuEnv } from '../ops/tools.ts'
+import { KSM_RBAC } from '../ops/monitoring.ts'
+import { resetFixtures } from '../k8s/fixtures.ts'
+import { buildKubectl } from '../../bench/world.ts'
 
 const admin = inject('kubeconfig')
 const runDir = inject('runDir')
 const CRD = join(REPO_ROOT, 'test/ops/crds/monitoring.coreos.com_prometheusrules.yaml')
 const CRD_NAME = 'prometheusrules.monitoring.coreos.com'
+const SM_CRD = join(REPO_ROOT, 'test/ops/crds/monitoring.coreos.com_servicemonitors.yaml')
+const EXPIRY_CRD = join(REPO_ROOT, 'deploy/credentialexpiry-crd.yaml')
+const GITOPS = ['gmail-oauth-expiry-prometheusrule.yaml', 'kube-state-metrics-servicemonitor.yaml'].map((f) => join(REPO_ROOT, 'deploy/monitoring', f))
 const GVP = { group: 'monitoring.coreos.com', version: 'v1', plural: 'prometheusrules' }
 
 let objects: k8s.CustomObjectsApi
@@ -57,20 +66,40 @@ beforeAll(async () => {
   manifest = render()
 
   await applyManifestFiles(admin, [CRD])
-  await until(`CRD ${CRD_NAME} Established`, async () => {
-    const crd = await ext.readCustomResourceDefinition({ name: CRD_NAME })
-    return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false
-  })
+  // With real kubectl: the client library's typed CRD model drops x-kubernetes-int-or-string,
+  // which the ServiceMonitor CRD uses (the apiserver then rejects the schema).
+  execFileSync(buildKubectl(), ['--kubeconfig', admin, 'apply', '--server-side', '--field-manager=credflow-ops-tests', '-f', SM_CRD], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 })
+  for (const name of [CRD_NAME, 'servicemonitors.monitoring.coreos.com']) {
+    await until(`CRD ${name} Established`, async () => {
+      const crd = await ext.readCustomResourceDefinition({ name })
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false
+    })
+  }
   await core.createNamespace({ body: { metadata: { name: manifest.metadata.namespace } } }).catch((e) => {
     if (e?.code !== 409) throw e
   })
   // Established does not mean every apiserver handler serves the new type yet.
-  await until('the prometheusrules endpoint', async () => {
-    try {
-      await objects.listNamespacedCustomObject({ ...GVP, namespace: manifest.metadata.namespace })
-      return true
-    } catch {
-      return false
+  for (const plural of ['prometheusrules', 'servicemonitors']) {
+    await until(`the ${plural} endpoint`, async () => {
+      try {
+        await objects.listNamespacedCustomObject({ ...GVP, plural, namespace: manifest.metadata.namespace })
+        return true
+      } catch {
+        return false
+      }
+    })
+  }
+})
+
+describe("deploy/monitoring's manifests for GitOps users are accepted by the real CRDs", () => {
+  it('the PrometheusRule and the ServiceMonitor pass a strict server-side dry run', async () => {
+    const plural: Record<string, string> = { PrometheusRule: 'prometheusrules', ServiceMonitor: 'servicemonitors' }
+    for (const file of GITOPS) {
+      for (const obj of readManifests(file)) {
+        const created = await objects.createNamespacedCustomObject({ ...GVP, plural: plural[obj.kind!], namespace: obj.metadata!.namespace!, body: obj, fieldValidation: 'Strict', dryRun: 'All' })
+        expect(created.kind, file).toBe(obj.kind)
+        expect((created as any).spec, file).toEqual((obj as any).spec) // nothing pruned by the structural schema
+      }
     }
   })
 })
@@ -132,14 +161,19 @@ describe('the CRD schema rejects a broken rule', () => {
   })
 })
 
-describe('tofu apply of terraform/modules/monitoring creates the same PrometheusRule', () => {
+describe('tofu apply of terraform/modules/monitoring creates what the cluster needs', () => {
+  // The plane as the other test files expect it: the CredentialExpiry CRD back in place.
+  afterAll(() => resetFixtures(admin))
+
   // A root module that uses ours as is, with the provider pointed at the test plane. The
   // provider plans kubernetes_manifest against the live CRD schema (it needs the CRD at plan time).
   const root = () => {
     const dir = mkdtempSync(join(runDir, 'tofu-root-'))
     writeFileSync(join(dir, 'main.tf'), [
       `provider "kubernetes" {\n  config_path = ${JSON.stringify(admin)}\n}\n`,
-      `module "monitoring" {\n  source = ${JSON.stringify(join(REPO_ROOT, 'terraform/modules/monitoring'))}\n}\n`,
+      // A relative path, as from a root module in the same repository: used in place, so the
+      // module reads deploy/ beside it (an absolute path would be copied alone, like a download).
+      `module "monitoring" {\n  source = ${JSON.stringify(relative(dir, join(REPO_ROOT, 'terraform/modules/monitoring')))}\n}\n`,
       'output "prometheus_rule" {\n  value = module.monitoring.prometheus_rule\n}\n',
     ].join('\n'))
     return dir
@@ -149,14 +183,32 @@ describe('tofu apply of terraform/modules/monitoring creates the same Prometheus
     return { ...r, log: `tofu ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}` }
   }
 
-  it('applies, reads back equal to the rule file, plans no changes after, and destroys', async () => {
+  it('applies the CRD, the RBAC and the rule, reads them back as declared, plans no changes after, and destroys', async () => {
     const dir = root()
     // `tofu get` installs the local module; `tofu init` would look for the provider in a registry.
     expect(tofu(dir, 'get', '-no-color').status).toBe(0)
+    // As on a cluster that never had credflow: the test plane's fixtures installed the CRD and
+    // the expiry test the RBAC, which `tofu apply` must create itself (it refuses to adopt).
+    await deleteManifestFiles(admin, [...KSM_RBAC, EXPIRY_CRD])
+    const ext = (() => {
+      const kc = new k8s.KubeConfig()
+      kc.loadFromFile(admin)
+      return kc.makeApiClient(k8s.ApiextensionsV1Api)
+    })()
+    await until('the CredentialExpiry CRD gone', async () => ext.readCustomResourceDefinition({ name: 'credentialexpiries.credflow.dev' }).then(() => false, (e) => e?.code === 404))
 
     const apply = tofu(dir, 'apply', '-auto-approve', '-no-color')
     expect(apply.status, apply.log).toBe(0)
-    expect(apply.stdout).toContain('Apply complete! Resources: 1 added, 0 changed, 0 destroyed.')
+    expect(apply.stdout).toContain('Apply complete! Resources: 4 added, 0 changed, 0 destroyed.')
+    const crd = await ext.readCustomResourceDefinition({ name: 'credentialexpiries.credflow.dev' })
+    expect(crd.spec.versions.map((v) => v.name)).toEqual(['v1'])
+    const rbac = new k8s.KubeConfig()
+    rbac.loadFromFile(admin)
+    const rbacApi = rbac.makeApiClient(k8s.RbacAuthorizationV1Api)
+    const role = await rbacApi.readClusterRole({ name: 'credflow-kube-state-metrics' })
+    expect(role.rules).toEqual((readManifests(KSM_RBAC[0])[0] as any).rules)
+    const binding = await rbacApi.readClusterRoleBinding({ name: 'credflow-kube-state-metrics' })
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kube-prometheus-stack-kube-state-metrics', namespace: 'monitoring' }])
 
     const { namespace, name } = manifest.metadata
     const stored = await objects.getNamespacedCustomObject({ ...GVP, namespace, name })
@@ -171,6 +223,8 @@ describe('tofu apply of terraform/modules/monitoring creates the same Prometheus
 
     const destroy = tofu(dir, 'destroy', '-auto-approve', '-no-color')
     expect(destroy.status, destroy.log).toBe(0)
+    expect(destroy.stdout).toContain('Destroy complete! Resources: 4 destroyed.')
     await expect(objects.getNamespacedCustomObject({ ...GVP, namespace, name })).rejects.toMatchObject({ code: 404 })
+    await expect(rbacApi.readClusterRole({ name: 'credflow-kube-state-metrics' })).rejects.toMatchObject({ code: 404 })
   })
 })

@@ -15,9 +15,9 @@ import { adminKubeConfig } from '../k8s/fixtures.ts'
 import { freePort, startComponent, stopComponent, waitUntil, type Component } from '../k8s/processes.ts'
 
 export const KSM_CONFIG = join(REPO_ROOT, 'deploy/monitoring/kube-state-metrics-config.yaml')
-export const KSM_RBAC = join(REPO_ROOT, 'deploy/monitoring/kube-state-metrics-rbac.yaml')
+export const KSM_RBAC = ['kube-state-metrics-clusterrole.yaml', 'kube-state-metrics-clusterrolebinding.yaml'].map((f) => join(REPO_ROOT, 'deploy/monitoring', f))
 export const RULES = join(REPO_ROOT, 'terraform/modules/monitoring/rules/gmail-oauth-expiry.rules.yaml')
-/** The subject deploy/monitoring/kube-state-metrics-rbac.yaml binds (kube-prometheus-stack's default). */
+/** The subject deploy/monitoring/kube-state-metrics-clusterrolebinding.yaml binds (kube-prometheus-stack's default). */
 export const KSM_SA = { namespace: 'monitoring', name: 'kube-prometheus-stack-kube-state-metrics' } as const
 
 export interface Sample {
@@ -67,7 +67,7 @@ async function grantSecretsRead(admin: string): Promise<void> {
 export async function startMonitoring(admin: string, dir: string): Promise<Monitoring> {
   mkdirSync(dir, { recursive: true })
   await grantSecretsRead(admin)
-  await applyManifestFiles(admin, [KSM_RBAC])
+  await applyManifestFiles(admin, KSM_RBAC)
   const kubeconfig = await saKubeconfig(admin, KSM_SA.namespace, KSM_SA.name)
   const [ksmPort, ksmTelemetry, promPort] = [await freePort(), await freePort(), await freePort()]
   const ksmUrl = `http://127.0.0.1:${ksmPort}`

@@ -12,7 +12,7 @@
 #   in ops-forgejo-exec.test.ts), tfrender (test/ops/tfrender, renders terraform/ with hashicorp/hcl/v2), and OpenTofu
 #   with the hashicorp/kubernetes provider for `tofu validate` / `tofu apply` (no provider
 #   registry is reachable: tofurc in the tool dir points dev_overrides at the built provider);
-# - the vendored PrometheusRule CRD is compared with the pinned prometheus-operator module.
+# - the vendored PrometheusRule and ServiceMonitor CRDs are compared with the pinned prometheus-operator module.
 #
 # Binaries live in $CREDFLOW_CACHE_DIR/tools-<version>/ (default ~/.cache/credflow), where the
 # version is a hash of the pins and the Go version (tfrender: a stamp of its sources), so a warm
@@ -33,7 +33,8 @@ KUBERNETES_PROVIDER_VERSION=v1.13.4-0.20260821094251-3a33fb6cc605
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${CREDFLOW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/credflow}"
-CRD="$HERE/crds/monitoring.coreos.com_prometheusrules.yaml"
+# The prometheus-operator CRDs the tests apply to the test plane (PrometheusRule, ServiceMonitor).
+CRDS=(prometheusrules servicemonitors)
 
 log() { printf '[ops:tools] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -144,24 +145,27 @@ provider_installation {
 }
 EOF
 
-# --- vendored CRD ------------------------------------------------------------------------
-stamp="$DIR/.crd-$PROMETHEUS_OPERATOR_VERSION-$(sha256sum "$CRD" | cut -c1-12)"
-if [[ -e "$stamp" ]]; then
-  log "PrometheusRule CRD: matches prometheus-operator $PROMETHEUS_OPERATOR_VERSION (checked before)"
-else
+# --- vendored CRDs -----------------------------------------------------------------------
+for kind in "${CRDS[@]}"; do
+  crd="$HERE/crds/monitoring.coreos.com_$kind.yaml"
+  stamp="$DIR/.crd-$PROMETHEUS_OPERATOR_VERSION-$(sha256sum "$crd" | cut -c1-12)"
+  if [[ -e "$stamp" ]]; then
+    log "$kind CRD: matches prometheus-operator $PROMETHEUS_OPERATOR_VERSION (checked before)"
+    continue
+  fi
   need_go "the CRD check"
   mod_dir=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  upstream="$mod_dir/example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"
+  upstream="$mod_dir/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml"
   [[ -f "$upstream" ]] || die "no CRD at $upstream"
   # The vendored copy is the upstream file behind a comment header.
-  if diff -q <(grep -v '^#' "$CRD") "$upstream" >/dev/null; then
+  if diff -q <(grep -v '^#' "$crd") "$upstream" >/dev/null; then
     touch "$stamp"
-    log "PrometheusRule CRD: matches prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
+    log "$kind CRD: matches prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
   else
-    die "$CRD differs from $upstream: copy it again (keep the header comment)"
+    die "$crd differs from $upstream: copy it again (keep the header comment)"
   fi
-fi
+done
 
 log "ready in $(( $(date +%s) - start ))s"
 echo "$DIR"

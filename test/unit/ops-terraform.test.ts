@@ -23,16 +23,23 @@ function render(dir: string, args: string[] = [], cwd = REPO_ROOT): Rendered {
   return JSON.parse(r.stdout) as Rendered
 }
 
+/** A scratch copy of the module and the deploy/ files it reads, laid out as in the repository; returns the copy's root. */
+function scratchRepo(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'credflow-tf-'))
+  cpSync(join(REPO_ROOT, MODULE), join(dir, MODULE), { recursive: true })
+  cpSync(join(REPO_ROOT, 'deploy'), join(dir, 'deploy'), { recursive: true })
+  return dir
+}
+
 /** A copy of the module in a temp dir with main.tf edited; returns tfrender's exit and stderr. */
 function renderEdited(edit: (mainTf: string) => string): { status: number | null; stderr: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'credflow-tf-'))
-  cpSync(join(REPO_ROOT, MODULE), join(dir, 'monitoring'), { recursive: true })
-  const main = join(dir, 'monitoring', 'main.tf')
+  const dir = scratchRepo()
+  const main = join(dir, MODULE, 'main.tf')
   const original = readFileSync(main, 'utf8')
   const edited = edit(original)
   expect(edited).not.toBe(original)
   writeFileSync(main, edited)
-  const r = runTool('tfrender', ['monitoring'], { cwd: dir })
+  const r = runTool('tfrender', [MODULE], { cwd: dir })
   return { status: r.status, stderr: r.stderr }
 }
 
@@ -60,11 +67,33 @@ describe('tfrender: the monitoring module parses, is fmt-clean and renders the P
     expect(manifest.spec).toEqual(parse(readFileSync(join(REPO_ROOT, RULES), 'utf8')))
   })
 
-  it('outputs the rule name and the alert names', () => {
+  it('outputs the rule name, the alert names, the CRD and the kube-state-metrics config', () => {
     expect(out.outputs).toEqual({
       prometheus_rule: { namespace: 'monitoring', name: 'gmail-oauth-expiry' },
       alert_names: ['GmailOAuthTokenExpiresSoon', 'GmailOAuthTokenExpired', 'GmailOAuthTokenExpiryUnknown', 'GmailOAuthTokenSecretAbsent'],
+      credential_expiry_crd: 'credentialexpiries.credflow.dev',
+      kube_state_metrics_custom_resource_state_config: readFileSync(join(REPO_ROOT, 'deploy/monitoring/kube-state-metrics-config.yaml'), 'utf8'),
     })
+  })
+
+  it("ships what the cluster needs from deploy/'s own files: the CRD, kube-state-metrics' RBAC, optionally its ServiceMonitor", () => {
+    const deploy = (f: string) => parse(readFileSync(join(REPO_ROOT, 'deploy', f), 'utf8'))
+    expect(out.resources['kubernetes_manifest.credential_expiry_crd'].manifest).toEqual(deploy('credentialexpiry-crd.yaml'))
+    expect(out.resources['kubernetes_manifest.kube_state_metrics_cluster_role'].manifest).toEqual(deploy('monitoring/kube-state-metrics-clusterrole.yaml'))
+    // The binding's subject is the module's variable (kube-prometheus-stack's ServiceAccount by default, as in the file).
+    expect(out.resources['kubernetes_manifest.kube_state_metrics_cluster_role_binding'].manifest).toEqual(deploy('monitoring/kube-state-metrics-clusterrolebinding.yaml'))
+    expect(out.variables.service_monitor).toBe(false) // kube-prometheus-stack scrapes kube-state-metrics itself
+    const sm = out.resources['kubernetes_manifest.kube_state_metrics_service_monitor'].manifest
+    expect(sm).toEqual(deploy('monitoring/kube-state-metrics-servicemonitor.yaml'))
+    expect(sm.spec.endpoints[0].honorLabels).toBe(true) // else namespace becomes exported_namespace and the alerts select nothing
+  })
+
+  it('deploy/ holds the same PrometheusRule for GitOps users as the module renders', () => {
+    const gitops = parse(readFileSync(join(REPO_ROOT, 'deploy/monitoring/gmail-oauth-expiry-prometheusrule.yaml'), 'utf8'))
+    // To regenerate: the rule file's content under spec (yaml stringify), the module's name, namespace and labels but managed-by.
+    expect(gitops.spec, 'deploy/monitoring/gmail-oauth-expiry-prometheusrule.yaml: its spec must be the rule file').toEqual(manifest.spec)
+    const { 'app.kubernetes.io/managed-by': _, ...labels } = manifest.metadata.labels
+    expect(gitops.metadata).toEqual({ name: manifest.metadata.name, namespace: manifest.metadata.namespace, labels })
   })
 
   it('honours variables: namespace and extra labels', () => {
@@ -103,8 +132,7 @@ describe('tfrender rejects a broken module with file:line:col', () => {
 describe('OpenTofu accepts the module (real provider schema)', () => {
   /** A scratch copy of the module (tofu may write .terraform files), optionally with main.tf edited. */
   function copyModule(edit?: (mainTf: string) => string): string {
-    const dir = join(mkdtempSync(join(tmpdir(), 'credflow-tofu-')), 'monitoring')
-    cpSync(join(REPO_ROOT, MODULE), dir, { recursive: true })
+    const dir = join(scratchRepo(), MODULE)
     if (edit) {
       const main = join(dir, 'main.tf')
       const original = readFileSync(main, 'utf8')

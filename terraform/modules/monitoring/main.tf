@@ -1,12 +1,57 @@
-# PrometheusRule monitoring/gmail-oauth-expiry: alerts when the Gmail OAuth token Secret
-# (basketball-api/gmail-oauth-token) is older than 6 days or missing.
+# Everything a cluster needs for credflow's expiry alerts (docs/expiry.md), from the same files
+# deploy/ holds for kubectl and GitOps users, so the two never differ:
+#   - CustomResourceDefinition credentialexpiries.credflow.dev (deploy/credentialexpiry-crd.yaml):
+#     the object per credential that credflow's record-expiry step writes at every sync;
+#   - ClusterRole + ClusterRoleBinding for kube-state-metrics to list/watch them
+#     (deploy/monitoring/kube-state-metrics-clusterrole*.yaml, bound to
+#     var.kube_state_metrics_service_account; with kube-prometheus-stack the same rules may also
+#     come from its values, rbac.extraRules: RBAC adds up, so both do no harm);
+#   - optionally a ServiceMonitor for a kube-state-metrics you run yourself
+#     (deploy/monitoring/kube-state-metrics-servicemonitor.yaml; kube-prometheus-stack's own
+#     ServiceMonitor already scrapes it);
+#   - PrometheusRule gmail-oauth-expiry: the alerts on the consent-derived series.
+# The kube-state-metrics custom-resource-state config itself belongs to whoever runs
+# kube-state-metrics (kube-prometheus-stack values): output kube_state_metrics_custom_resource_state_config.
 #
 # The rule group lives in ONE plain Prometheus rule file that promtool tests
 # (test/ops/gmail-oauth-expiry.promtool-test.yaml); the PrometheusRule spec has the same
 # shape as a rule file, so it is embedded as is. Do not inline rules here.
 #
-# kubernetes_manifest needs API access and the PrometheusRule CRD at plan time
-# (hashicorp/terraform-provider-kubernetes#1775): install prometheus-operator first.
+# kubernetes_manifest needs API access and the PrometheusRule (and, with service_monitor, the
+# ServiceMonitor) CRD at plan time (hashicorp/terraform-provider-kubernetes#1775): install
+# prometheus-operator first.
+
+locals {
+  # The same files kubectl and GitOps users apply. So use the module where deploy/ comes along:
+  # a relative path (source = "../credflow/terraform/modules/monitoring") or a git source of the
+  # whole repository ("git::https://<forgejo>/platform/credflow.git//terraform/modules/monitoring");
+  # an absolute path is copied alone, like a download, and the files are not found.
+  deploy          = "${path.module}/../../../deploy"
+  service_monitor = yamldecode(file("${local.deploy}/monitoring/kube-state-metrics-servicemonitor.yaml"))
+  ksm_binding     = yamldecode(file("${local.deploy}/monitoring/kube-state-metrics-clusterrolebinding.yaml"))
+}
+
+resource "kubernetes_manifest" "credential_expiry_crd" {
+  manifest = yamldecode(file("${local.deploy}/credentialexpiry-crd.yaml"))
+}
+
+resource "kubernetes_manifest" "kube_state_metrics_cluster_role" {
+  manifest = yamldecode(file("${local.deploy}/monitoring/kube-state-metrics-clusterrole.yaml"))
+}
+
+resource "kubernetes_manifest" "kube_state_metrics_cluster_role_binding" {
+  manifest = merge(local.ksm_binding, {
+    subjects = [merge({ kind = "ServiceAccount" }, var.kube_state_metrics_service_account)]
+  })
+}
+
+# In kube-state-metrics' namespace: a ServiceMonitor selects Services of its own namespace.
+resource "kubernetes_manifest" "kube_state_metrics_service_monitor" {
+  count = var.service_monitor ? 1 : 0
+  manifest = merge(local.service_monitor, {
+    metadata = merge(local.service_monitor.metadata, { namespace = var.kube_state_metrics_service_account.namespace })
+  })
+}
 
 resource "kubernetes_manifest" "gmail_oauth_expiry" {
   manifest = {

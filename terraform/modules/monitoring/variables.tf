@@ -9,3 +9,21 @@ variable "rule_labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "kube_state_metrics_service_account" {
+  description = "The ServiceAccount kube-state-metrics runs as: bound to the ClusterRole that lets it list and watch CredentialExpiry objects. The default is kube-prometheus-stack's (release kube-prometheus-stack in namespace monitoring)."
+  type = object({
+    namespace = string
+    name      = string
+  })
+  default = {
+    namespace = "monitoring"
+    name      = "kube-prometheus-stack-kube-state-metrics"
+  }
+}
+
+variable "service_monitor" {
+  description = "Also create a ServiceMonitor (honorLabels) for kube-state-metrics in its namespace. Only for one you run yourself: kube-prometheus-stack's chart scrapes its own, and a second one doubles every series."
+  type        = bool
+  default     = false
+}
