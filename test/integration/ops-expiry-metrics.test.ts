@@ -78,6 +78,8 @@ async function record(what: string) {
     ...(await mon.exported('credflow_credential_consent_timestamp_seconds')),
     ...(await mon.exported('credflow_credential_info')),
     ...(await mon.exported('kube_secret_info')).filter((l) => l.includes(`secret="${FIXTURE.secret}"`)),
+    // What the old age alert read: replayed below to show it would stay quiet on a dying token.
+    ...(await mon.exported('kube_secret_created')).filter((l) => l.includes(`secret="${FIXTURE.secret}"`)),
   ]
   recorded.push({ what, at: Date.now() / 1000, lines })
   return lines
@@ -288,13 +290,27 @@ describe('promtool, fed with the series recorded from kube-state-metrics above',
     expect(r.status, `${r.stdout}${r.stderr}\n${test}`).toBe(0)
     expect(r.stdout + r.stderr).toContain('SUCCESS')
   })
+
+  it('fails with the old rule on kube_secret_created: the Secret of that six-day-old consent was seconds old, so the warning never came', async () => {
+    const dir = mkdtempSync(join(runDir, 'promtool-old-rule-'))
+    const text = readFileSync(RULES, 'utf8')
+    const old = text.replace(/expr: credflow_credential_expiration_timestamp_seconds\{[^}]*\} < time\(\) \+ 86400 > time\(\)/, `expr: time() - kube_secret_created{namespace="basketball-api",secret="gmail-oauth-token"} > 6 * 86400`)
+    expect(old).not.toBe(text)
+    writeFileSync(join(dir, 'old.rules.yaml'), old)
+    const rec = recorded.find((x) => x.what === 'expiring')!
+    expect(rec.lines.some((l) => l.startsWith('kube_secret_created{')), rec.lines.join('\n')).toBe(true)
+    writeFileSync(join(dir, 'recorded.test.yaml'), promtoolTest(join(dir, 'old.rules.yaml')))
+    const r = await runToolAsync('promtool', ['test', 'rules', join(dir, 'recorded.test.yaml')])
+    expect(r.status, r.stdout + r.stderr).not.toBe(0)
+    expect(r.stdout + r.stderr).toMatch(/alertname: GmailOAuthTokenExpiresSoon/)
+  })
 })
 
 /**
  * A promtool test from the recorded 'expiring' scrape: promtool's clock starts at 0, so every
  * timestamp is moved by the same amount (recording time -> 1h); labels are the exporter's own.
  */
-function promtoolTest(): string {
+function promtoolTest(ruleFile: string = RULES): string {
   const rec = recorded.find((r) => r.what === 'expiring')!
   const shift = rec.at - 3600
   const parse = (line: string) => {
@@ -306,7 +322,7 @@ function promtoolTest(): string {
   const deadline = Math.round(expiry.value - shift) // seconds on promtool's clock
   const warnFrom = deadline - 86_400
   const series = (keepFor: string) => samples.map((s) => {
-    const v = s.series.includes('timestamp_seconds') ? Math.round(s.value - shift) : s.value
+    const v = s.series.includes('timestamp_seconds') || s.series.startsWith('kube_secret_created') ? Math.round(s.value - shift) : s.value
     return `      - series: '${s.series}'\n        values: '${v}x${keepFor}${keepFor === '3000' ? '' : ' stale'}'`
   }).join('\n')
   // What the rule file's annotations say for these labels and this value (promtool compares them too).
@@ -319,7 +335,7 @@ function promtoolTest(): string {
   const exp = (labels: Record<string, string>, name?: string) => `\n          - exp_labels: ${JSON.stringify(labels)}${name ? `\n            exp_annotations: ${JSON.stringify(annotations(name, labels))}` : ''}`
   const own = labelsOf(expiry.series) // the exporter's labels carry through to the alert
   return [
-    `rule_files: [${JSON.stringify(RULES)}]`,
+    `rule_files: [${JSON.stringify(ruleFile)}]`,
     'evaluation_interval: 1m',
     'tests:',
     '  - name: recorded series of a token with a day left',

@@ -40,6 +40,24 @@ describe('the gmail-oauth-expiry rule file is valid Prometheus', () => {
     }
   })
 
+  it('links each alert to a README section that names it (the page on call lands where the alert is explained)', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')
+    const slug = (heading: string) => heading.toLowerCase().replace(/[^\p{L}\p{N} -]/gu, '').replace(/ /g, '-')
+    // Each section: from its heading to the next heading of the same or a higher level.
+    const headings = [...readme.matchAll(/^(#{2,4}) (.+)$/gm)]
+    const section = (anchor: string) => {
+      const i = headings.findIndex((h) => slug(h[2]) === anchor)
+      if (i < 0) return undefined
+      const level = headings[i][1].length
+      const next = headings.slice(i + 1).find((h) => h[1].length <= level)
+      return readme.slice(headings[i].index, next?.index)
+    }
+    for (const rule of alerts()) {
+      const anchor = /#([-a-z0-9]+)$/.exec(rule.annotations.runbook_url)![1]
+      expect(section(anchor), `README #${anchor} (${rule.alert}'s runbook_url)`).toContain(rule.alert)
+    }
+  })
+
   it('names the deadline in the summary of the expiry alerts (their value is the deadline)', () => {
     for (const rule of alerts().filter((r) => /Expires|Expired/.test(r.alert))) expect(rule.annotations.summary).toContain('{{ $value | humanizeTimestamp }}')
   })
