@@ -3,7 +3,7 @@
  * live, how often they must rotate and which command rotates them. This module is the only
  * reader; everything else (the engine's `--status`, the ops tests) asks it.
  */
-import { readFileSync } from 'node:fs'
+import { readUserFile, MAX_BYTES } from './safe-open.ts'
 import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml'
@@ -82,7 +82,7 @@ export function loadSecretsRegistry(path: string = process.env.CREDFLOW_SECRETS_
   const shown = displayPath(path)
   let text: string
   try {
-    text = readFileSync(path, 'utf8')
+    text = readUserFile(path, { what: 'secrets registry', maxBytes: MAX_BYTES.registry }).bytes.toString('utf8')
   } catch (e) {
     throw new OpsError(`cannot read secrets registry ${shown}: ${(e as Error).message}`, { hint: HINT, reason: 'RegistryUnreadable', cause: e })
   }

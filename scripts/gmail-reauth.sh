@@ -47,14 +47,36 @@ The engine also reads CREDFLOW_DRY_RUN, CREDFLOW_RESUME, CREDFLOW_FROM, CREDFLOW
 CREDFLOW_NON_INTERACTIVE, CREDFLOW_STATE_DIR and CREDFLOW_SET_<PARAM> from the environment.
 
 Runs: node_modules/.bin/zx tasks/run.mjs gmail-reauth [flags] (from the repository root)
-Exit: 1 a prerequisite is missing (node, npm ci, the cluster), 2 usage error; otherwise the
-engine's own code, passed through: npx zx tasks/run.mjs help exit-codes.
+
+Exit codes (the engine's, passed through; this script's own refusals use the same table:
+a missing prerequisite or a bad option is 2, an unreachable cluster 1):
+$(exit_codes)
+EOF
+}
+
+# The engine's table (lib/engine/exit-codes.ts) as `help exit-codes` prints it; test/unit/exit-codes.test.ts keeps them equal.
+exit_codes() {
+  cat <<'EOF'
+  0     success, nothing to do, or "n" at the confirmation (nothing changed);
+        --status: healthy
+  1     a step failed at run time; --status: a check could not look (picture
+        incomplete)
+  2     usage, input or plan error, refused before any change
+  3     another run holds the lock (lock file or cluster Lease)
+  4     consent needed (non-interactive run); --status: token dead, revoked or
+        absent
+  5     --status: token expires within the warning window
+  6     --status: out of sync; a run without consent fixes it
+  130   interrupted (SIGINT, SIGTERM, SIGHUP); state saved, use --resume
 EOF
 }
 
 say() { printf '%s\n' "$PROG: $*" >&2; }
 warn() { printf '%s\n' "${YELLOW}$PROG: $*${RESET}" >&2; }
-die() { printf '%s\n' "${RED}$PROG: $*${RESET}" >&2; exit 1; }
+# A prerequisite that is missing or wrong: refused before anything ran (exit 2, as the engine's usage errors).
+die() { printf '%s\n' "${RED}$PROG: $*${RESET}" >&2; exit 2; }
+# The cluster did not answer: a runtime failure that a later try may not have (exit 1).
+unreachable() { printf '%s\n' "${RED}$PROG: $*${RESET}" >&2; exit 1; }
 bad_usage() {
   printf '%s\n\n' "${RED}$PROG: $*${RESET}" >&2
   usage >&2
@@ -170,14 +192,14 @@ KUBE_PROBE='
   if (wanted.context) {
     if (!kc.getContexts().some((c) => c.name === wanted.context)) {
       console.error(`no kube context "${wanted.context}" (the context param) in ${files.join(":")}`)
-      process.exit(1)
+      process.exit(2)
     }
     kc.setCurrentContext(wanted.context)
   }
   const context = kc.getCurrentContext()
   if (!context || !kc.getCurrentCluster()) {
     console.error("no current kube context: set KUBECONFIG to the credflow-gmail-reauth kubeconfig")
-    process.exit(1)
+    process.exit(2)
   }
   const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 10s")), 10_000).unref())
   try {
@@ -202,12 +224,16 @@ if command -v kubectl >/dev/null; then
   fi
   # /readyz is readable by every authenticated user (system:public-info-viewer).
   if ! err=$("${kubectl[@]}" --request-timeout=10s get --raw=/readyz 2>&1 >/dev/null); then
-    die "cannot reach the cluster of kube context \"$context\": ${err:-no answer}"
+    unreachable "cannot reach the cluster of kube context \"$context\": ${err:-no answer}"
   fi
   say "kube context: ${BOLD}$context${RESET}"
 else
   # No kubectl: ask GET /version with the client library and kubeconfig rules the engine uses.
-  if ! context=$(cd "$ROOT" && PROBE_KUBECONFIG=$kube_config PROBE_CONTEXT=$kube_context node --input-type=module -e "$KUBE_PROBE" 2>&1); then die "$context"; fi
+  # The probe exits 2 for a context problem (config) and 1 for a cluster that does not answer.
+  context=$(cd "$ROOT" && PROBE_KUBECONFIG=$kube_config PROBE_CONTEXT=$kube_context node --input-type=module -e "$KUBE_PROBE" 2>&1) || {
+    rc=$?
+    if [[ $rc -eq 2 ]]; then die "$context"; else unreachable "$context"; fi
+  }
   say "kube context: ${BOLD}$context${RESET} (checked without kubectl)"
 fi
 

@@ -30,8 +30,27 @@ if (!isSupported()) {
   process.stderr.write(`credflow: ${error}\nhint: ${hint}\n`)
   process.exitCode = 2
 } else {
+  const { EXIT } = await import('../lib/engine/exit-codes.ts')
+  // Loading the engine takes a moment: a Ctrl-C meanwhile ends it at once, with nothing changed.
+  const early = (sig) => {
+    process.stderr.write(`credflow: ${sig} before the run started: nothing was changed\n`)
+    process.exit(EXIT.interrupted)
+  }
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const sig of signals) process.on(sig, early)
+  // Whatever escapes the engine (a bug, an fs error nobody foresaw) is one line with the way to
+  // see more, never a stack trace in the operator's terminal: CREDFLOW_DEBUG=1 shows it.
+  const internal = (e) => {
+    if (process.env.CREDFLOW_DEBUG === '1') process.stderr.write(`${e?.stack ?? e}\n`)
+    const what = e?.code ? `${e.code}: ${e.message}` : (e?.message ?? String(e))
+    process.stderr.write(`credflow: internal error: ${what.split('\n')[0]}\n(rerun with CREDFLOW_DEBUG=1 for the stack trace and report it with the command you ran; a run saves its state after every step: --resume continues it)\n`)
+    process.exit(EXIT.failed)
+  }
+  process.on('uncaughtException', internal)
+  process.on('unhandledRejection', internal)
   const { main } = await import('../lib/engine/cli.ts')
-  const code = await main({ argv, root: resolve(dirname(self), '..') })
+  for (const sig of signals) process.off(sig, early)
+  const code = await main({ argv, root: resolve(dirname(self), '..') }).catch(internal)
   // Flush stdout before exiting: a piped --json summary must arrive whole.
   process.stdout.write('', () => process.exit(code))
 }

@@ -59,7 +59,8 @@ export const FLAGS: FlagSpec[] = [
   { name: 'interactive', env: 'CREDFLOW_INTERACTIVE', kind: 'bool', help: 'let interactive nodes read the operator from stdin even without a TTY (scripted consent)' },
   { name: 'json', env: 'CREDFLOW_JSON', kind: 'bool', help: 'print one JSON summary on stdout (progress goes to stderr)' },
   { name: 'state-dir', env: 'CREDFLOW_STATE_DIR', kind: 'string', arg: 'DIR', help: 'where runs are recorded (default $XDG_STATE_HOME/credflow or ~/.local/state/credflow)' },
-  { name: 'max-parallel', env: 'CREDFLOW_MAX_PARALLEL', kind: 'string', arg: 'K', help: 'run at most K nodes at once (default 4)' },
+  { name: 'max-parallel', env: 'CREDFLOW_MAX_PARALLEL', kind: 'string', arg: 'K', help: 'run at most K nodes at once (1 to 64, default 4)' },
+  { name: 'request-timeout', env: 'CREDFLOW_REQUEST_TIMEOUT', kind: 'string', arg: 'D', help: "limit for each request a step makes (API servers, token endpoints), connect included, like kubectl's; sets the workflow's requestTimeout param" },
   { name: 'graph', env: 'CREDFLOW_GRAPH', kind: 'bool', help: 'print the DAG and exit: a Mermaid flowchart, or --graph=tree for a plain-text tree' },
   { name: 'status', env: 'CREDFLOW_STATUS', kind: 'bool', help: "read-only: run every node's check and show what it observes, with the last run's outcome" },
   { name: 'force', env: 'CREDFLOW_FORCE', kind: 'bool', help: 'resume even though the workflow file or params changed since the run' },
@@ -86,6 +87,9 @@ const CONFLICTS: Array<[string, string, string[]]> = [
 function camel(name: string): keyof CliArgs {
   return name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof CliArgs
 }
+
+/** More parallel nodes than this only queue on the API server: a larger K is a typo. */
+const MAX_PARALLEL = 64
 
 export const RUN_ID = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/
 
@@ -181,7 +185,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     return typeof v === 'string' ? v : undefined
   }
   const mp = str('max-parallel') ?? '4'
-  if (!/^[1-9]\d*$/.test(mp)) throw new UsageError(`${seen.has('max-parallel') ? `--max-parallel ${mp}` : `CREDFLOW_MAX_PARALLEL=${mp}`}: expected a positive integer`)
+  if (!/^[1-9]\d*$/.test(mp) || Number(mp) > MAX_PARALLEL) throw new UsageError(`${seen.has('max-parallel') ? `--max-parallel ${mp}` : `CREDFLOW_MAX_PARALLEL=${mp}`}: expected a whole number from 1 to ${MAX_PARALLEL}`)
+  // Sugar for the param, as kubectl users type it; an explicit --set requestTimeout=… still wins.
+  const rt = str('request-timeout')
+  if (rt !== undefined) set.unshift(['requestTimeout', rt])
   const resume = get('resume')
   const output = str('output')
   if (output !== undefined && !/^(json|yaml|wide)$/.test(output)) throw new UsageError(`-o ${output}: expected json, yaml or wide${didYouMean(output, ['json', 'yaml', 'wide'])}`)

@@ -1,4 +1,6 @@
 import { parseArgs, UsageError, type CliArgs } from './args.ts'
+import { setFileWarnings } from '../safe-open.ts'
+import { earlySignals } from './cli/session.ts'
 import { cliContext, Refusal, usageRefusal, writeRefusal, type CliContext } from './cli/context.ts'
 import { graphCommand } from './commands/graph.ts'
 import { helpCommand } from './commands/help.ts'
@@ -46,12 +48,17 @@ export const COMMANDS: readonly Command[] = [
 /** The whole CLI. Returns the exit code; never calls process.exit itself (a second signal does). */
 export async function main(opts: MainOptions): Promise<number> {
   const ctx = cliContext(opts)
+  // Files readable by others, or reached through a symlink out of their directory: said once, as read.
+  setFileWarnings((line) => ctx.say(`credflow: ${line}`))
+  const stopEarly = earlySignals(ctx)
   try {
     const args = parseCli(opts.argv, ctx)
     return await COMMANDS.find((c) => c.when(args))!.run(ctx, args)
   } catch (e) {
     if (e instanceof Refusal) return writeRefusal(ctx, e)
     throw e
+  } finally {
+    stopEarly()
   }
 }
 

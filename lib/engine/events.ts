@@ -36,7 +36,7 @@ export type EngineEvent =
   | { type: 'log'; id: string; line: string }
   | { type: 'plan'; id: string; changes: Change[] }
   | { type: 'change'; id: string; change: Change }
-  | { type: 'retry'; id: string; attempt: number; delayMs: number; error: ErrorInfo }
+  | { type: 'retry'; id: string; attempt: number; delayMs: number; error: ErrorInfo; /** Since the node started. */ elapsedMs?: number }
   | { type: 'notice'; message: string }
   | { type: 'run-end'; status: RunStatus; exitCode: number }
 

@@ -59,11 +59,7 @@ function flagsHelp(): string {
 
 const TOPICS: Record<string, () => string> = {
   flags: flagsHelp,
-  'exit-codes': () =>
-    `Exit codes (the same for the CLI, --status, the wrapper and the Forgejo job):\n${EXIT_CODE_TABLE.map(([c, m]) => {
-      const text = wrap(m, 80 - 8)
-      return [`  ${String(c).padEnd(5)} ${text[0]}`, ...text.slice(1).map((l) => ' '.repeat(8) + l)].join('\n')
-    }).join('\n')}\n`,
+  'exit-codes': () => `Exit codes (the same for the CLI, --status, the wrapper and the Forgejo job):\n${exitCodeLines()}\n`,
   env: () => `Environment:
   CREDFLOW_WORKFLOW=NAME       the workflow when none is named
   CREDFLOW_WORKFLOWS_DIR=DIR   where workflow files are (default: workflows/ of
@@ -111,6 +107,14 @@ Every flag has one too: help flags.
   kubectl create token lasts 1 h unless --duration says otherwise (the API
   server may cap it): make one per session, or see README "Operator host".
 `,
+}
+
+/** EXIT_CODE_TABLE as aligned lines at 80 columns: `help exit-codes` and the wrapper script's usage print exactly these. */
+export function exitCodeLines(): string {
+  return EXIT_CODE_TABLE.map(([c, m]) => {
+    const text = wrap(m, 80 - 8)
+    return [`  ${String(c).padEnd(5)} ${text[0]}`, ...text.slice(1).map((l) => ' '.repeat(8) + l)].join('\n')
+  }).join('\n')
 }
 
 /** `help <topic>`, or undefined for an unknown topic. */

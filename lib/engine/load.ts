@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readUserFile, MAX_BYTES } from '../safe-open.ts'
 import { createHash } from 'node:crypto'
 import { basename, isAbsolute, relative, resolve } from 'node:path'
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml'
@@ -66,7 +66,7 @@ export function loadWorkflow(file: string, opts: LoadOptions): Workflow {
   const shown = shownPath(file)
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readUserFile(file, { what: 'workflow file', maxBytes: MAX_BYTES.workflow }).bytes.toString('utf8')
   } catch (e) {
     throw new WorkflowError([{ file: shown, line: 1, col: 1, path: '', message: `cannot read: ${(e as Error).message}` }])
   }

@@ -1,5 +1,5 @@
 import type { ParamSpec } from './schema.ts'
-import { parseDuration } from '../duration.ts'
+import { durationProblem } from '../duration.ts'
 
 /** Why `value` does not fit the param's type, or undefined when it does. */
 export function checkParamValue(p: ParamSpec, value: unknown): string | undefined {
@@ -8,11 +8,11 @@ export function checkParamValue(p: ParamSpec, value: unknown): string | undefine
     case 'string':
       return typeof value === 'string' ? undefined : `must be a string, got ${got}`
     case 'number':
-      return typeof value === 'number' && Number.isFinite(value) ? undefined : `must be a number, got ${got}`
+      return typeof value === 'number' && Number.isFinite(value) ? numberProblem(p, value) : `must be a number, got ${got}`
     case 'boolean':
       return typeof value === 'boolean' ? undefined : `must be true or false, got ${got}`
     case 'duration':
-      return typeof value === 'string' && parseDuration(value) !== undefined ? undefined : `must be a duration like 30s, 5m or 5d`
+      return typeof value === 'string' ? durationProblem(value, { min: rangeText(p.min), max: rangeText(p.max) }) : `must be a duration like 30s, 5m or 5d, got ${got}`
     case 'timestamp':
       return typeof value === 'string' ? timestampProblem(value) : `must be an RFC 3339 time, got ${got}`
     case 'list':
@@ -34,6 +34,18 @@ function timestampProblem(text: string): string | undefined {
   return undefined
 }
 
+const rangeText = (v: number | string | undefined) => (v === undefined ? undefined : String(v))
+
+/** Whole-number and min/max limits of a number param, named with the allowed range. */
+function numberProblem(p: ParamSpec, n: number): string | undefined {
+  const min = typeof p.min === 'number' ? p.min : undefined
+  const max = typeof p.max === 'number' ? p.max : undefined
+  const range = min !== undefined || max !== undefined ? `; allowed: ${min ?? '-∞'} to ${max ?? '∞'}${p.integer ? ', whole numbers' : ''}` : ''
+  if (p.integer && !Number.isInteger(n)) return `must be a whole number, got ${n}${range}`
+  if ((min !== undefined && n < min) || (max !== undefined && n > max)) return `${n} is out of range${range}`
+  return undefined
+}
+
 /** Turns the text of `--set key=value` into the param's type. Lists and maps are JSON. */
 export function coerceParam(p: ParamSpec, text: string): { value: unknown } | { error: string } {
   switch (p.type) {
@@ -43,20 +55,24 @@ export function coerceParam(p: ParamSpec, text: string): { value: unknown } | { 
       const err = checkParamValue(p, text)
       return err ? { error: err } : { value: text }
     }
-    case 'number':
-      return /^-?\d+(\.\d+)?$/.test(text.trim()) ? { value: Number(text) } : { error: `must be a number, got "${text}"` }
+    case 'number': {
+      if (!/^-?\d+(\.\d+)?$/.test(text.trim())) return { error: `must be a number, got "${text}"` }
+      const err = checkParamValue(p, Number(text))
+      return err ? { error: err } : { value: Number(text) }
+    }
     case 'boolean':
       if (/^(true|1|yes)$/i.test(text)) return { value: true }
       if (/^(false|0|no)$/i.test(text)) return { value: false }
       return { error: `must be true or false, got "${text}"` }
     case 'list':
     case 'object': {
+      // JSON only: `--set targets=oops` must be an error, not the list ["oops"].
       let v: unknown
       try {
         v = JSON.parse(text)
       } catch {
-        if (p.type === 'list' && !text.trim().startsWith('[')) v = text.split(',').map((s) => s.trim()).filter(Boolean)
-        else return { error: `must be JSON, e.g. ${p.type === 'list' ? '["a","b"]' : '{"k":"v"}'}` }
+        const example = p.type === 'list' ? `'["a","b"]'` : `'{"k":"v"}'`
+        return { error: `must be JSON (a ${p.type === 'list' ? 'list' : 'map'}, e.g. ${example}; quote it for the shell), got ${JSON.stringify(text.length > 60 ? text.slice(0, 60) + '…' : text)}` }
       }
       const err = checkParamValue(p, v)
       return err ? { error: err } : { value: v }

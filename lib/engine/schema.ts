@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { parseDuration } from '../duration.ts'
+import { durationProblem, parseDuration, MAX_TIMER_MS } from '../duration.ts'
 
 /**
  * The shape of `workflows/<name>.yaml`. Strict objects everywhere so a typo is an error,
@@ -12,8 +12,11 @@ const Id = z
 
 const Duration = z
   .string()
-  .refine((s) => parseDuration(s) !== undefined, 'must be a duration like 500ms, 30s, 5m, 1h or 5d')
-  .describe('A duration: 500ms, 30s, 5m, 1h, 5d')
+  .superRefine((s, ctx) => {
+    const problem = durationProblem(s)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  })
+  .describe('A duration: 500ms, 30s, 5m, 1h, 5d (more than zero, less than 24.8d)')
 
 const ParamType = z.enum(['string', 'number', 'boolean', 'duration', 'timestamp', 'list', 'object'])
 
@@ -24,13 +27,22 @@ export const ParamSchema = z
     default: z.unknown().optional().describe('Used when neither --set nor CREDFLOW_SET_<NAME> gives a value'),
     required: z.boolean().optional().describe('Fail with exit 2 when no value is given and there is no default'),
     secret: z.boolean().optional().describe('Never print the value (fingerprint only)'),
+    min: z.union([z.number(), z.string()]).optional().describe('Smallest value: a number, or for a duration a duration (default: more than zero)'),
+    max: z.union([z.number(), z.string()]).optional().describe('Largest value: a number, or for a duration a duration (default: what a timer can hold, about 24.8d)'),
+    integer: z.boolean().optional().describe('A number param: whole numbers only'),
   })
   .describe('A typed workflow parameter')
 
-const Retry = z.strictObject({
-  attempts: z.number().int().min(1).max(20).describe('Total attempts, including the first'),
-  backoff: Duration.optional().describe('Delay before the second attempt; doubles each time (default 1s)'),
-})
+const Retry = z
+  .strictObject({
+    attempts: z.number().int().min(1).max(20).describe('Total attempts, including the first'),
+    backoff: Duration.optional().describe('Delay before the second attempt; doubles each time (default 1s)'),
+  })
+  // The last wait is backoff * 2^(attempts-2): it must still fit a timer.
+  .refine((r) => !r.backoff || (parseDuration(r.backoff) ?? 0) * 2 ** Math.max(0, r.attempts - 2) <= MAX_TIMER_MS, {
+    message: 'the last backoff (backoff doubled for each attempt) is longer than a timer can wait (about 24.8 days): fewer attempts or a shorter backoff',
+    path: ['backoff'],
+  })
 
 const ForEach = z.union([
   z.string().describe('Name of a list param; one instance per item'),

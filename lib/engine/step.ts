@@ -29,12 +29,25 @@ export interface StepDefinition<In = any, Out extends Outputs = Outputs> {
    */
   probe?(ctx: StepContext<Partial<In>>): Promise<{ observed?: string; changes?: Change[] }>
   /**
+   * Read-only, before the first node of a run or dry run runs: judge the inputs known then
+   * (params and items; upstream outputs are undefined) against each other, the other
+   * instances of this node (`peers`, this one included) and the world it will touch. Each
+   * problem refuses the run (exit 2, nothing changed); `checked` lines say what passed. A
+   * throw that is retryable (cannot reach the cluster) means "could not check" (exit 1).
+   */
+  preflight?(ctx: StepContext<Partial<In>>, peers: ReadonlyArray<Partial<In>>): Promise<PreflightResult>
+  /**
    * Never reuse a previous success: a read-only verification step that must look at the
    * world every run. Its `check` still runs (for --status) but is not trusted as cached.
    */
   alwaysRun?: boolean
   /** What an operator must do by hand when this interactive step cannot run here. */
   runbook?(ctx: StepContext<In>): string
+}
+
+export interface PreflightResult {
+  checked?: string[]
+  problems?: Array<{ message: string; hint?: string }>
 }
 
 export type Outputs = Record<string, Json>

@@ -2,32 +2,52 @@
  * Kubeconfig loading and API clients. @kubernetes/client-node takes ~0.6 s to import, so
  * it is loaded on first use (`await import`), keeping `--help` and planning-free paths fast.
  */
-import type { KubeConfig, CoreV1Api, AppsV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
+import type { KubeConfig, CoreV1Api, AppsV1Api, AuthorizationV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
 import { OpsError } from '../errors.ts'
 import { CLIENT_RETRY, retry } from '../retry.ts'
 import { k8sError, redact, type K8sOperation } from './errors.ts'
 import { importClientNode } from './client-node-bundle.ts'
+import { statUserFile, MAX_BYTES } from '../safe-open.ts'
+import { reportWhilePending } from '../progress.ts'
+import { formatDuration, parseDuration } from '../duration.ts'
+import { delimiter, join } from 'node:path'
+import { homedir } from 'node:os'
 
 export interface KubeTarget {
   /** A kubeconfig path. Default: `$KUBECONFIG` (merged like kubectl), then ~/.kube/config, then in-cluster. */
   kubeconfig?: string
   /** Context to use instead of the kubeconfig's current-context. */
   context?: string
+  /**
+   * Limit for each API request, connect included, like kubectl's --request-timeout (default
+   * 30 s): a server that accepts the connection and never answers fails the request in time.
+   */
+  requestTimeoutMs?: number
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 export interface Kube {
   kc: KubeConfig
   core: CoreV1Api
   apps: AppsV1Api
+  /** SelfSubjectAccessReviews: "may I?" before trying. */
+  authz: AuthorizationV1Api
   context: string
   server: string
-  /** "context NAME (server URL, user NAME)": where a change goes, for confirmations and summaries. */
   where: string
+  requestTimeoutMs: number
   /** `k8sError` with this server and context filled in. */
   error(e: unknown, op: K8sOperation): OpsError
 }
 
 export const clientNode = () => importClientNode()
+
+/** A step's kubeconfig, context and requestTimeout inputs ('' means the default) as a KubeTarget. */
+export function targetOf(i: { kubeconfig?: string; context?: string; requestTimeout?: string }): KubeTarget {
+  const ms = i.requestTimeout ? parseDuration(i.requestTimeout) : undefined
+  return { kubeconfig: i.kubeconfig || undefined, context: i.context || undefined, requestTimeoutMs: ms }
+}
 
 const connections = new Map<string, Promise<Kube>>()
 
@@ -37,7 +57,7 @@ const connections = new Map<string, Promise<Kube>>()
  * asks for one, and reloading and re-probing each time is only waste. A failure is not kept.
  */
 export function connect(target: KubeTarget = {}, opts: { probe?: boolean; timeoutMs?: number } = {}): Promise<Kube> {
-  const key = JSON.stringify([target.kubeconfig ?? process.env.KUBECONFIG ?? '', target.context ?? '', opts.probe ?? true])
+  const key = JSON.stringify([target.kubeconfig ?? process.env.KUBECONFIG ?? '', target.context ?? '', opts.probe ?? true, target.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS])
   let c = connections.get(key)
   if (!c) {
     c = open(target, opts)
@@ -51,6 +71,13 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
   const k8s = await clientNode()
   const kc = new k8s.KubeConfig()
   const source = target.kubeconfig ?? (process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : 'the default kubeconfig')
+  // client-node reads the files with readFileSync: judge them first (a FIFO would hang it).
+  const hint = 'point at another one: --set kubeconfig=<path> (or set KUBECONFIG); check it with: kubectl config view'
+  const judge = (file: string) => statUserFile(file, { what: 'kubeconfig', maxBytes: MAX_BYTES.kubeconfig, invalidReason: 'KubeconfigInvalid', hint })
+  if (target.kubeconfig && !judge(target.kubeconfig)) {
+    throw new OpsError(`kubeconfig ${target.kubeconfig} does not exist`, { reason: 'KubeconfigInvalid', hint })
+  }
+  if (!target.kubeconfig) for (const f of (process.env.KUBECONFIG || join(homedir(), '.kube', 'config')).split(delimiter).filter(Boolean)) judge(f)
   try {
     if (target.kubeconfig) kc.loadFromFile(target.kubeconfig)
     else kc.loadFromDefault()
@@ -82,30 +109,66 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
   }
   const server = cluster.server
   const user = kc.getCurrentUser()?.name
+  const requestTimeoutMs = target.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const config = timedConfiguration(k8s, kc, server, requestTimeoutMs)
   const kube: Kube = {
     kc,
-    core: kc.makeApiClient(k8s.CoreV1Api),
-    apps: kc.makeApiClient(k8s.AppsV1Api),
+    core: new k8s.CoreV1Api(config),
+    apps: new k8s.AppsV1Api(config),
+    authz: new k8s.AuthorizationV1Api(config),
     context,
     server,
     where: `context ${context} (server ${server}${user ? `, user ${user}` : ''})`,
+    requestTimeoutMs,
     error: (e, op) => k8sError(e, { server, context, ...op }),
   }
-  if (opts.probe ?? true) await probeServer(kube, opts.timeoutMs)
+  if (opts.probe ?? true) await probeServer(kube, opts.timeoutMs ?? requestTimeoutMs)
   return kube
+}
+
+/** What a request that hit the request timeout rejects with; k8sError turns it into words. */
+export class RequestTimeout extends Error {
+  readonly code = 'REQUEST_TIMEOUT'
+  readonly timeoutMs: number
+  readonly url: string
+  constructor(timeoutMs: number, url: string) {
+    super(`no answer within ${formatDuration(timeoutMs)}`)
+    this.timeoutMs = timeoutMs
+    this.url = url
+  }
+}
+
+/**
+ * makeApiClient's configuration, with every request bounded by `timeoutMs` (the caller's
+ * signal still aborts it sooner) and a progress line while one is slow to answer.
+ */
+function timedConfiguration(k8s: Awaited<ReturnType<typeof clientNode>>, kc: KubeConfig, server: string, timeoutMs: number) {
+  const fetchLibrary = new k8s.IsomorphicFetchHttpLibrary()
+  const httpApi = k8s.wrapHttpLibrary({
+    async send(req: RequestContext): Promise<ResponseContext> {
+      const caller = req.getSignal()
+      const timeout = AbortSignal.timeout(timeoutMs)
+      req.setSignal(caller ? AbortSignal.any([caller, timeout]) : timeout)
+      const url = req.getUrl()
+      try {
+        return await reportWhilePending(fetchLibrary.send(req).toPromise(), `${req.getHttpMethod()} ${url}`, timeoutMs)
+      } catch (e) {
+        if (timeout.aborted && !caller?.aborted) throw new RequestTimeout(timeoutMs, url)
+        throw e
+      }
+    },
+  })
+  return k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: kc }, httpApi })
 }
 
 /** GET /version within `timeoutMs`; returns the server's gitVersion or throws Unreachable/Unauthorized. */
 export async function probeServer(kube: Kube, timeoutMs = 10_000): Promise<string> {
   const k8s = await clientNode()
-  const signal = AbortSignal.timeout(timeoutMs)
   try {
-    // The request object comes first: options in its place would be ignored, the timeout with them.
-    const v = await kube.kc.makeApiClient(k8s.VersionApi).getCode({}, callOptions({ signal }))
+    const v = await new k8s.VersionApi(timedConfiguration(k8s, kube.kc, kube.server, timeoutMs)).getCode()
     return v.gitVersion
   } catch (e) {
-    const why = signal.aborted ? Object.assign(new Error('timeout'), { code: `ETIMEDOUT after ${timeoutMs / 1000}s` }) : e
-    throw kube.error(why, { verb: 'get', resource: 'version' })
+    throw kube.error(e, { verb: 'get', resource: 'version' })
   }
 }
 

@@ -118,6 +118,15 @@ export function k8sError(e: unknown, op: K8sOperation): OpsError {
   const code = transportCode(e)
   const where = `${op.server ?? 'the API server'}${op.context ? ` (context "${op.context}")` : ''}`
   if (code === 'ABORTED') return new OpsError(`${op.verb} ${target(op)} aborted`, { reason: 'Aborted' })
+  if (code === 'REQUEST_TIMEOUT') {
+    const limit = (e as { timeoutMs: number }).timeoutMs
+    const secs = `${Math.ceil(limit / 1000)}s`
+    return new OpsError(`no answer from ${where} within ${secs} to ${op.verb} ${target(op)} (request timeout)`, {
+      reason: 'Timeout',
+      retryable: true,
+      hint: `the server took the connection but did not answer: is it overloaded, or a proxy or firewall holding the request? check: kubectl${op.context ? ` --context ${op.context}` : ''} --request-timeout=${secs} get --raw=/readyz; a slow server needs a longer limit: --request-timeout 2m`,
+    })
+  }
   if (code && /CERT|SELF_SIGNED|TLS|SSL|UNABLE_TO_VERIFY|ALTNAME/i.test(code)) {
     return new OpsError(`TLS verification failed talking to ${where} to ${op.verb} ${target(op)}: ${code}`, {
       reason: 'TLSError',

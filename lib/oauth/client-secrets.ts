@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readUserFile, MAX_BYTES } from '../safe-open.ts'
 import { OpsError } from '../errors.ts'
 import { SecretValue } from '../secret-value.ts'
 
@@ -55,16 +55,8 @@ export function parseClientSecrets(text: string | Uint8Array, source = 'client s
 }
 
 export function readClientSecrets(path: string): ClientSecretsFile {
-  let bytes: Buffer
-  try {
-    bytes = readFileSync(path)
-  } catch (e) {
-    throw new OpsError(`cannot read client secrets file ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, {
-      reason: 'ClientSecretsInvalid',
-      hint: DOWNLOAD_HINT,
-    })
-  }
-  return parseClientSecrets(bytes, `client secrets file ${path}`)
+  const f = readUserFile(path, { what: 'client secrets file', maxBytes: MAX_BYTES.clientSecrets, secret: true, missingReason: 'ClientSecretsInvalid', invalidReason: 'ClientSecretsInvalid', hint: DOWNLOAD_HINT })
+  return parseClientSecrets(f.bytes, `client secrets file ${path}`)
 }
 
 /**

@@ -4,6 +4,8 @@ import { SecretValue } from '../secret-value.ts'
 import type { OAuthClient } from './client-secrets.ts'
 import { resolveEndpoints, type GoogleEndpoints } from './endpoints.ts'
 import { parseScopes } from './scopes.ts'
+import { progress, reportWhilePending } from '../progress.ts'
+import { formatDuration } from '../duration.ts'
 
 /**
  * The Google calls the product makes, over global fetch. Errors become OpsErrors that quote only Google's
@@ -256,14 +258,17 @@ const TRANSIENT = new Set(['GoogleUnavailable', 'Timeout', 'NetworkError'])
  * a node retry would prompt for a consent again). The last failure says how often it was tried.
  */
 function withRetry<T>(opts: CallOptions, call: () => Promise<T>): Promise<T> {
+  const attempts = opts.attempts ?? CLIENT_RETRY.attempts
+  const started = Date.now()
   return retry(call, {
-    attempts: opts.attempts ?? CLIENT_RETRY.attempts,
+    attempts,
     backoffMs: opts.backoffMs ?? CLIENT_RETRY.backoffMs,
     signal: opts.signal,
     retryable: (e) => e instanceof OpsError && TRANSIENT.has(e.reason),
-    exhausted: (e, attempts) => {
+    onRetry: (e, next, delayMs) => progress(`${(e as Error).message}; attempt ${next - 1} of ${attempts}, ${formatDuration(Date.now() - started)} so far: retrying in ${formatDuration(delayMs)}`),
+    exhausted: (e, tried) => {
       const last = e as OpsError
-      return new OpsError(`${last.message} (tried ${attempts} times)`, {
+      return new OpsError(`${last.message} (tried ${tried} times over ${formatDuration(Date.now() - started)})`, {
         reason: last.reason,
         retryable: true,
         hint:
@@ -286,13 +291,19 @@ async function send(what: string, url: string, init: Request, opts: CallOptions)
   let status: number
   let text: string
   try {
-    const res = await fetch(url, { ...init, headers: { accept: 'application/json', ...init.headers }, signal, redirect: 'error' })
-    status = res.status
-    text = await res.text()
+    const answer = (async () => {
+      const res = await fetch(url, { ...init, headers: { accept: 'application/json', ...init.headers }, signal, redirect: 'error' })
+      return { status: res.status, text: await res.text() }
+    })()
+    ;({ status, text } = await reportWhilePending(answer, `${init.method} ${url.split('?')[0]} (${what})`, timeoutMs))
   } catch (e) {
     if (opts.signal?.aborted) throw new OpsError(`${what}: cancelled`, { reason: 'Aborted' })
     if (timeout.aborted) {
-      throw new OpsError(`${what}: no answer from ${host} within ${timeoutMs} ms`, { reason: 'Timeout', retryable: true, hint: 'Retry; check network access to Google.' })
+      throw new OpsError(`${what}: no answer from ${url.split('?')[0]} within ${formatDuration(timeoutMs)} (request timeout)`, {
+        reason: 'Timeout',
+        retryable: true,
+        hint: `check network access to ${host} (proxy, DNS, firewall: curl -sS -m 10 -o /dev/null -w '%{http_code}' ${new URL(url).origin}/); a slow network needs a longer limit: --request-timeout 1m`,
+      })
     }
     const code = (e as { cause?: { code?: string } }).cause?.code
     throw new OpsError(`${what}: cannot reach ${host}${code ? ` (${code})` : ''}`, {

@@ -1,4 +1,4 @@
-import { readFileSync, statSync, type Stats } from 'node:fs'
+import { readUserFile, readUserFileIfExists } from '../safe-open.ts'
 import { writeFileAtomic } from '../atomic-file.ts'
 import { OpsError } from '../errors.ts'
 import { SecretValue, fingerprint } from '../secret-value.ts'
@@ -43,16 +43,8 @@ const FORMATS_HINT =
   'a gmail-sdk token (access_token, refresh_token, expires_at) or a Node google-auth-library token (access_token, refresh_token, expiry_date).'
 
 export function readTokenFile(path: string): TokenFile {
-  let st: Stats
-  try {
-    st = statSync(path)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable'
-    throw new OpsError(`cannot read token file ${path}: ${code}`, { reason: code === 'ENOENT' ? 'TokenFileMissing' : 'TokenFileInvalid', hint: REAUTH_HINT })
-  }
-  if (!st.isFile()) throw invalid(`token file ${path} is not a regular file`)
-  if (st.size > MAX_TOKEN_FILE_BYTES) throw tooLarge(`token file ${path}`, st.size)
-  return parseTokenFile(readFileSync(path), `token file ${path}`)
+  const f = readUserFile(path, { what: 'token file', maxBytes: MAX_TOKEN_FILE_BYTES, secret: true, missingReason: 'TokenFileMissing', invalidReason: 'TokenFileInvalid', tooLargeReason: 'TokenFileTooLarge', hint: REAUTH_HINT })
+  return parseTokenFile(f.bytes, `token file ${path}`)
 }
 
 export function parseTokenFile(bytes: string | Uint8Array, source = 'token file'): TokenFile {
@@ -126,9 +118,9 @@ export function writeTokenFile(path: string, tokens: TokenResponse, opts: Render
   const content = renderTokenFile(tokens, opts)
   let current: Buffer | undefined
   try {
-    current = readFileSync(path)
+    current = readUserFileIfExists(path, { what: 'token file', maxBytes: MAX_TOKEN_FILE_BYTES })?.bytes
   } catch {
-    current = undefined
+    current = undefined // whatever is there is replaced (atomically, by rename)
   }
   const changed = !current || !current.equals(content.reveal())
   if (changed) writeFileAtomic(path, content.reveal(), 0o600)

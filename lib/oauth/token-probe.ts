@@ -21,6 +21,8 @@ export interface ProbeRequest {
   endpoints?: Partial<GoogleEndpoints>
   requiredScopes: readonly string[]
   signal?: AbortSignal
+  /** Per request to Google (default 15 s). */
+  timeoutMs?: number
 }
 
 export interface TokenProbe {
@@ -57,7 +59,7 @@ export function besideCredentials(tokenFile: string): string {
 export async function probeToken(req: ProbeRequest): Promise<TokenProbe> {
   const file = readTokenFile(req.tokenFile)
   const client = clientFor(file, req.clientSecretsFile, req.tokenFile)
-  const opts = { endpoints: req.endpoints, signal: req.signal }
+  const opts = { endpoints: req.endpoints, signal: req.signal, timeoutMs: req.timeoutMs }
   const tokens = await refreshAccessToken(client, file.refreshToken, opts)
   const info = await tokenInfo(tokens.accessToken, opts)
   checkAudience(info, client)

@@ -12,11 +12,10 @@
 // from this host's clock (now, a file's times) is moved onto the apiserver's by the offset
 // measured from its Date header; when the cluster does not answer, the time stays on this
 // host's clock and `clock` says so (update-secret then corrects it by the offset it measures).
-import { statSync } from 'node:fs'
+import { statUserFile } from '../../lib/safe-open.ts'
 import type { TokenProbe } from '../../lib/oauth/token-probe.ts'
 import { parseTokenFile } from '../../lib/oauth/token-file.ts'
 import { fingerprint } from '../../lib/secret-value.ts'
-import { expandHome } from '../../lib/paths.ts'
 import { OpsError } from '../../lib/errors.ts'
 import type { Kube } from '../../lib/k8s/client.ts'
 import { parseRfc3339, formatWhen, DAY_MS, type Consent } from '../../lib/expiry.ts'
@@ -165,10 +164,11 @@ async function fromCluster(l: ConsentLookup, probe: GrantFacts, grant: string): 
 function fileEstimate(path: string, clock: ConsentClock, floor: number | undefined, now: number): Consent | undefined {
   let st
   try {
-    st = statSync(expandHome(path))
+    st = statUserFile(path, { what: 'token file' }) // lstat, then the target: a FIFO is judged, never opened
   } catch {
     return undefined
   }
+  if (!st) return undefined
   const times = [st.birthtimeMs, st.mtimeMs].filter((t) => t > 0)
   const plausible = times.filter((t) => floor === undefined || clock.fromLocal(t) > floor)
   const local = plausible.length ? Math.min(...plausible) : Math.max(...times)

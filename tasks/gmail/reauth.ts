@@ -7,7 +7,8 @@
 // run here is refused before anything changes. The previous token is never revoked: Google's
 // revocation is project-wide and would kill the new token too (research note §2.6).
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { statUserFile } from '../../lib/safe-open.ts'
 import { basename, dirname, isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hostname, userInfo } from 'node:os'
@@ -20,10 +21,11 @@ import { sha256Hex } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { nextStdinLine } from '../../lib/stdin-lines.ts'
 import { probeToken, clientFor, besideCredentials, type TokenProbe } from '../../lib/oauth/token-probe.ts'
-import { readTokenFile, writeTokenFile, type TokenFile, type TokenFileFormat } from '../../lib/oauth/token-file.ts'
+import { readTokenFile, writeTokenFile, MAX_TOKEN_FILE_BYTES, type TokenFile, type TokenFileFormat } from '../../lib/oauth/token-file.ts'
 import { GOOGLE_ENDPOINTS } from '../../lib/oauth/endpoints.ts'
 import { describeCover } from '../../lib/oauth/scope-coverage.ts'
 import { SDK_CONSENT_COMMAND, consentMethod, missingScopesHint, notReady, type ConsentMethod } from './consent-method.ts'
+import { readClientSecrets } from '../../lib/oauth/client-secrets.ts'
 import { runLoopbackFlow } from '../../lib/oauth/loopback-flow.ts'
 import { gmailProfile } from '../../lib/oauth/google-client.ts'
 import { compareScopes } from '../../lib/oauth/scopes.ts'
@@ -54,6 +56,8 @@ const Inputs = z.object({
   context: z.string().default(''),
   /** The operator's word for the consent time (RFC 3339), when only an estimate is known. */
   consentedAt: z.string().default(''),
+  /** Per request to Google and Kubernetes. */
+  requestTimeout: z.string().default('30s'),
   endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
 })
 type In = z.infer<typeof Inputs>
@@ -151,7 +155,7 @@ function readableFile(i: In): TokenFile | undefined {
 
 function isEmpty(tokenFile: string): boolean {
   try {
-    return statSync(expandHome(tokenFile)).size === 0
+    return statUserFile(tokenFile, { what: 'token file' })?.size === 0
   } catch {
     return false
   }
@@ -174,7 +178,7 @@ function formatChange(i: In): string {
 }
 
 const probeOf = (i: In, signal: AbortSignal) =>
-  probeToken({ tokenFile: expandHome(i.tokenFile), clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, endpoints: i.endpoints, requiredScopes: i.requiredScopes, signal })
+  probeToken({ tokenFile: expandHome(i.tokenFile), clientSecretsFile: i.clientSecretsFile ? expandHome(i.clientSecretsFile) : undefined, endpoints: i.endpoints, requiredScopes: i.requiredScopes, signal, timeoutMs: parseDuration(i.requestTimeout) })
 
 /**
  * consentedAt is on `consentClock` (the apiserver's when it answered; a stated time is the wall
@@ -289,6 +293,48 @@ export default defineStep({
     const deadline = deadlineOf(consent, policy.lifetimeMs)
     ctx.log(`token file ${i.tokenFile} now ${probe.file.fingerprint} (${probe.file.format}); refresh works for ${probe.email}; ${deadlineHeadline(deadline, clock.now())}`)
     return outputs(i, { consent, deadline, clock, by: ctx.runDir ? processIdentity(basename(ctx.runDir)) : undefined }, probe)
+  },
+
+  // Before anything runs: the files are what they claim to be, and the client secrets (if
+  // given) are for the client that issued the token; a wrong pair fails only at Google.
+  async preflight({ inputs: i }) {
+    const checked: string[] = []
+    const problems: Array<{ message: string; hint?: string }> = []
+    const judge = (fn: () => void) => {
+      try {
+        fn()
+      } catch (e) {
+        if (!isOpsError(e)) throw e
+        problems.push({ message: e.message, hint: e.hint })
+      }
+    }
+    let file: TokenFile | undefined
+    if (i.tokenFile) {
+      judge(() => {
+        if (!statUserFile(i.tokenFile!, { what: 'token file', maxBytes: MAX_TOKEN_FILE_BYTES, secret: true })) return void checked.push(`token file ${i.tokenFile} does not exist yet: the consent writes it`)
+        try {
+          file = readTokenFile(expandHome(i.tokenFile!))
+          checked.push(`token file ${i.tokenFile}: ${file.format}, ${file.fingerprint}`)
+        } catch (e) {
+          // What it is was judged above: a content problem (no refresh token, unknown format) is what the consent fixes.
+          if (isOpsError(e)) checked.push(`token file ${i.tokenFile} is not usable (${e.message}): the consent replaces it`)
+          else throw e
+        }
+      })
+    }
+    if (i.clientSecretsFile) {
+      judge(() => {
+        const secrets = readClientSecrets(expandHome(i.clientSecretsFile!))
+        if (file?.clientId && file.clientId !== secrets.clientId) {
+          throw new OpsError(`client secrets file ${i.clientSecretsFile} is for client ${secrets.clientId}, but the token file was issued to client ${file.clientId}`, {
+            reason: 'ClientMismatch',
+            hint: 'give the client secrets of the client that issued the token (Google Cloud Console → Credentials), or leave clientSecretsFile empty to use the token file\'s own client',
+          })
+        }
+        checked.push(`client secrets file ${i.clientSecretsFile}: client ${secrets.clientId}`)
+      })
+    }
+    return { checked, problems }
   },
 
   runbook: ({ inputs: i }) => {
@@ -420,7 +466,7 @@ async function runBuiltin(ctx: Ctx, path: string): Promise<void> {
       hint: 'run again and tick every box on the consent screen',
     })
   }
-  const profile = await gmailProfile(result.tokens.accessToken, { endpoints: i.endpoints, signal: ctx.signal })
+  const profile = await gmailProfile(result.tokens.accessToken, { endpoints: i.endpoints, signal: ctx.signal, timeoutMs: parseDuration(i.requestTimeout) })
   if (profile.emailAddress.toLowerCase() !== i.account.toLowerCase()) {
     throw new OpsError(`the consent was given as ${profile.emailAddress}, not ${i.account}; ${path} was left as it was`, {
       reason: 'WrongAccount',

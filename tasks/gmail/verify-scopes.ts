@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { defineStep, type StepContext } from '../../lib/engine/step.ts'
 import { OpsError, isOpsError } from '../../lib/errors.ts'
 import { expandHome } from '../../lib/paths.ts'
+import { parseDuration } from '../../lib/duration.ts'
 import { probeToken, type TokenProbe } from '../../lib/oauth/token-probe.ts'
 import { describeCover, shortScope } from '../../lib/oauth/scope-coverage.ts'
 import { consentMethod, missingScopesHint } from './consent-method.ts'
@@ -22,6 +23,8 @@ const Inputs = z.object({
   /** reauth's view of the file; verify-scopes checks the file as it is now. */
   tokenFingerprint: z.string().optional(),
   endpoints: z.object({ authUrl: z.string(), tokenUrl: z.string(), tokeninfoUrl: z.string(), gmailProfileUrl: z.string() }).partial().default({}),
+  /** Per request to Google. */
+  requestTimeout: z.string().default('30s'),
 })
 type In = z.infer<typeof Inputs>
 type Command = StepContext<In>['command']
@@ -35,6 +38,7 @@ async function verify(i: In, signal: AbortSignal, command: Command): Promise<Tok
     endpoints: i.endpoints,
     requiredScopes: i.requiredScopes,
     signal,
+    timeoutMs: parseDuration(i.requestTimeout),
   })
   if (probe.email.toLowerCase() !== i.account.toLowerCase()) {
     throw new OpsError(`the token belongs to ${probe.email}, not ${i.account}: refusing to sync another account's token`, {

@@ -3,10 +3,10 @@
 import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { OpsError } from '../../lib/errors.ts'
-import type { V1Deployment } from '@kubernetes/client-node'
-import { connect, type Kube } from '../../lib/k8s/client.ts'
+import { connect, targetOf, type Kube } from '../../lib/k8s/client.ts'
 import { readDeployment } from '../../lib/k8s/rollout.ts'
 import { readSecret, deleteSecret } from '../../lib/k8s/secrets.ts'
+import { checkStale, secretsReferenced } from '../../lib/k8s/target-checks.ts'
 
 const Inputs = z
   .object({
@@ -18,26 +18,13 @@ const Inputs = z
     deployments: z.array(z.string().min(1)).default([]),
     kubeconfig: z.string().default(''),
     context: z.string().default(''),
+    /** Per API request, like kubectl's --request-timeout. */
+    requestTimeout: z.string().default('30s'),
   })
   .refine((i) => !i.names.includes(i.keep), { message: 'staleSecrets must not list the Secret being updated', path: ['names'] })
 type In = z.infer<typeof Inputs>
 
-const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
-
-/** Every Secret name a pod template reads: volumes, env, envFrom, projected sources. */
-function secretsReferenced(d: V1Deployment): Set<string> {
-  const spec = d.spec?.template?.spec
-  const names = new Set<string>()
-  for (const v of spec?.volumes ?? []) {
-    if (v.secret?.secretName) names.add(v.secret.secretName)
-    for (const p of v.projected?.sources ?? []) if (p.secret?.name) names.add(p.secret.name)
-  }
-  for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
-    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name)
-    for (const e of c.envFrom ?? []) if (e.secretRef?.name) names.add(e.secretRef.name)
-  }
-  return names
-}
+const kubeOf = (i: In) => connect(targetOf(i))
 
 /** Refuses when a consumer still reads a Secret we are about to delete: its next pods would not start. */
 async function refuseIfReferenced(kube: Kube, i: In, names: string[], signal: AbortSignal): Promise<void> {
@@ -79,6 +66,13 @@ export default defineStep({
       changes.push({ verb: 'delete', target: `Secret ${inputs.namespace}/${name}`, context: kube.where, detail: 'stale copy of the token' })
     }
     return { changes, outputs: { deleted: changes.map((c) => c.target) } }
+  },
+  // Before the run changes anything: a stale Secret a consumer still mounts, or one this
+  // identity may not delete, would otherwise fail only after the new Secret is in place.
+  async preflight({ inputs: i, signal }) {
+    if (!i.namespace || !i.names?.length || !i.keep) return {}
+    const t = { namespace: i.namespace, names: i.names, keep: i.keep, deployments: i.deployments ?? [] }
+    return checkStale(await kubeOf(i as In), t, signal)
   },
   async apply({ inputs, signal, log, changed }) {
     const kube = await kubeOf(inputs)

@@ -7,15 +7,16 @@ import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { parseDuration } from '../../lib/duration.ts'
 import { crashPoint } from '../../lib/crash-point.ts'
-import { connect, type Kube } from '../../lib/k8s/client.ts'
+import { connect, targetOf, type Kube } from '../../lib/k8s/client.ts'
 import { readDeployment, restartDeployment, waitForRollout, RESTARTED_AT_ANNOTATION } from '../../lib/k8s/rollout.ts'
 import { rolloutStatus } from '../../lib/k8s/rollout-status.ts'
 import { readSecret } from '../../lib/k8s/secrets.ts'
 import { restartEvidence, RESTARTED_FOR_ANNOTATION, type SecretIdentity } from '../../lib/k8s/restart-evidence.ts'
+import { checkConsumers } from '../../lib/k8s/target-checks.ts'
 
 const Inputs = z.object({
   namespace: z.string().min(1),
-  deployments: z.array(z.string().min(1)).min(1),
+  deployments: z.array(z.string().min(1)).min(1, 'lists no Deployment: nothing would restart, and the pods would keep the token they started with'),
   /** The Secret the consumers mount: whether they restarted after it changed is read from the server. */
   secret: z.string().min(1).optional(),
   /** When the Secret got its current content (update-secret); only used when `secret` is not given. */
@@ -23,10 +24,12 @@ const Inputs = z.object({
   rolloutTimeout: z.string().default('5m'),
   kubeconfig: z.string().default(''),
   context: z.string().default(''),
+  /** Per API request, like kubectl's --request-timeout. */
+  requestTimeout: z.string().default('30s'),
 })
 type In = z.infer<typeof Inputs>
 
-const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+const kubeOf = (i: In) => connect(targetOf(i))
 
 interface Observed {
   name: string
@@ -93,12 +96,18 @@ export default defineStep({
     const now = new Date().toISOString()
     return { changes, outputs: { restarted: obs.map((o) => ({ name: o.name, restartedAt: o.fresh ? o.restartedAt! : now })) } }
   },
+  // Before the run changes anything: a consumer that is missing, scaled to zero or paused
+  // would be found only after the Secret was replaced.
+  async preflight({ inputs: i, signal }) {
+    if (!i.namespace || !i.deployments?.length) return {}
+    return checkConsumers(await connect(targetOf(i)), { namespace: i.namespace, deployments: i.deployments }, signal)
+  },
   // Before update-secret has run, the refresh time is unknown: say how each Deployment stands
   // and ask the server (dryRun=All) whether the restart patch would pass.
   async probe({ inputs: i, signal }) {
     const namespace = i.namespace
     if (!namespace || !i.deployments?.length) return { observed: 'no Deployments known yet' }
-    const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+    const kube = await connect(targetOf(i))
     const facts: string[] = []
     const changes = []
     for (const name of i.deployments) {

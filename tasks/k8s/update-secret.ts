@@ -13,7 +13,7 @@ import { readSecretFile } from '../../lib/secret-file.ts'
 import { sha256Hex, SecretValue } from '../../lib/secret-value.ts'
 import { parseTokenFile } from '../../lib/oauth/token-file.ts'
 import { formatDuration } from '../../lib/duration.ts'
-import { connect, type Kube } from '../../lib/k8s/client.ts'
+import { connect, targetOf, type Kube } from '../../lib/k8s/client.ts'
 import { requireNamespace } from '../../lib/k8s/namespaces.ts'
 import { readSecret, createSecret, updateSecret, type SecretSnapshot } from '../../lib/k8s/secrets.ts'
 import { replaceSecret, checkReplaceAllowed, withoutLastApplied, REFRESHED_AT_ANNOTATION, CONTENT_SHA256_ANNOTATION, CONSENTED_AT_ANNOTATION, GRANT_ANNOTATION, WRITTEN_BY_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
@@ -22,6 +22,7 @@ import { processIdentity, runHolder } from '../../lib/engine/run-lock.ts'
 import { ServerClock } from '../../lib/k8s/server-clock.ts'
 import { saveBackup, loadBackup, otherRunBackup, runWithBackup } from '../../lib/k8s/secret-backup.ts'
 import { restartDeployment } from '../../lib/k8s/rollout.ts'
+import { checkSecretTarget } from '../../lib/k8s/target-checks.ts'
 
 const Inputs = z.object({
   namespace: z.string().min(1),
@@ -41,6 +42,8 @@ const Inputs = z.object({
   deployments: z.array(z.string().min(1)).default([]),
   kubeconfig: z.string().default(''),
   context: z.string().default(''),
+  /** Per API request, like kubectl's --request-timeout. */
+  requestTimeout: z.string().default('30s'),
 })
 type In = z.infer<typeof Inputs>
 
@@ -126,7 +129,7 @@ async function readLive(kube: Kube, i: Pick<In, 'namespace' | 'secret'>, signal:
   return live
 }
 
-const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+const kubeOf = (i: In) => connect(targetOf(i))
 
 /**
  * The Secret already holds this grant (same refresh token) and only the access token or
@@ -331,12 +334,19 @@ export default defineStep({
     return outputsOf(current, inputs.key)
   },
 
+  // Before anything in the run changes (the consent included): the Secret as it is and the
+  // verbs a replace needs, so a refusal comes before the new token exists, not after.
+  async preflight({ inputs: i, signal }) {
+    if (!i.namespace || !i.secret || !i.key) return {}
+    return checkSecretTarget(await connect(targetOf(i)), { namespace: i.namespace, secret: i.secret, key: i.key }, signal, TARGETS_HINT)
+  },
+
   // Before the re-auth, the new bytes (map-key's sha256) are unknown: look at the Secret and ask
   // the server whether the delete and create of a replace, and the restarts after it, would pass.
   async probe({ inputs: i, signal, runsDir, command }) {
     if (!i.namespace || !i.secret || !i.key) return { observed: 'target not known yet' }
     const t = { namespace: i.namespace, secret: i.secret }
-    const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+    const kube = await connect(targetOf(i))
     const live = await readLive(kube, t, signal)
     const local = i.tokenFile ? localFile(i.tokenFile) : 'no token file given'
     const facts: string[] = []

@@ -6,7 +6,7 @@ import { defineStep } from '../../lib/engine/step.ts'
 import { OpsError } from '../../lib/errors.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import type { SecretValue } from '../../lib/secret-value.ts'
-import { connect } from '../../lib/k8s/client.ts'
+import { connect, targetOf } from '../../lib/k8s/client.ts'
 import { readSecret } from '../../lib/k8s/secrets.ts'
 import { listDeploymentPods } from '../../lib/k8s/pods.ts'
 import { dropBackupsOfAllRuns } from '../../lib/k8s/secret-backup.ts'
@@ -24,6 +24,8 @@ const Inputs = z.object({
   refreshedAt: z.string(),
   kubeconfig: z.string().default(''),
   context: z.string().default(''),
+  /** Per API request, like kubectl's --request-timeout. */
+  requestTimeout: z.string().default('30s'),
 })
 type In = z.infer<typeof Inputs>
 
@@ -35,7 +37,7 @@ interface Verdict {
 
 /** `refreshedAt` undefined: a probe before update-secret ran (pods are compared with the Secret as it is). */
 async function verifyAll(i: Omit<In, 'refreshedAt'> & { refreshedAt?: string }, signal: AbortSignal, opts: { localMayBeMissing?: boolean } = {}): Promise<Verdict> {
-  const kube = await connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+  const kube = await connect(targetOf(i))
   const problems: string[] = []
   const facts: string[] = []
   let local: SecretValue | undefined

@@ -22,6 +22,13 @@ export interface ApiRequest {
 /** The run's Lease (its lock): written by every real run, asked with dryRun=All by --dry-run and --status. */
 export const isLeaseRequest = (q: ApiRequest) => q.path.startsWith('/apis/coordination.k8s.io/')
 
+export const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/**
+ * A write to the world the workflow changes: not the run's own Lease (it is its lock), nor a
+ * SelfSubjectAccessReview (the preflight's "may I?": a POST that stores nothing).
+ */
+export const worldWrite = (q: ApiRequest) => MUTATING.has(q.method) && !isLeaseRequest(q) && !q.path.startsWith('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews')
+
 export interface HeldRequest extends ApiRequest {
   /** Never forward it: the apiserver does not see it. */
   drop(): void

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
+import { resetFixtures, waitAvailable, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
 import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE, LEASE_RULES } from '../k8s/service-account.ts'
 import { startGmailEnv, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
 import { clusterView, type ClusterView } from '../e2e/cluster.ts'
@@ -52,19 +52,6 @@ async function refused(sets: Record<string, string>, tokenFile?: string | Buffer
   expect(existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined).toEqual(fileBefore)
   return r
 }
-/** Refused before any node runs: the run's Lease cannot be taken (the cluster target is wrong). Nothing written, not even state. */
-async function refusedAtLock(sets: Record<string, string>): Promise<RunResult> {
-  writeFileSync(env.tokenFile, goodToken, { mode: 0o600 })
-  const before = await view.snapshot()
-  const runsBefore = env.runs().length
-  const r = await env.run([...env.sets(sets), '--non-interactive', '--yes'])
-  expect(r.code, r.stdout + r.stderr).toBe(1)
-  expect(r.stderr).toMatch(/credflow: cannot take the workflow's lock \(k8s\/lease\): .*; nothing was changed/)
-  expect(await view.snapshot()).toEqual(before)
-  expect(env.runs()).toHaveLength(runsBefore)
-  return r
-}
-
 const failedLine = (r: RunResult, node: string) => r.stdout.split('\n').find((l) => l.includes(`[${node}] FAILED`)) ?? `(no FAILED line for ${node})\n${r.stdout}`
 
 describe('a bad token file', () => {
@@ -123,8 +110,8 @@ describe('a bad token file', () => {
 
 describe('bad client secrets', () => {
   it('a client secrets file that does not exist', async () => {
-    const r = await refused({ clientSecretsFile: join(env.dir, 'no-such-client-secret.json') })
-    expect(failedLine(r, 'reauth')).toMatch(/cannot read client secrets file \S+no-such-client-secret\.json: ENOENT/)
+    const r = await preflightRefused({ clientSecretsFile: join(env.dir, 'no-such-client-secret.json') }, 2)
+    expect(r.stdout).toMatch(/\[reauth\] REFUSED: cannot read client secrets file \S+no-such-client-secret\.json: ENOENT/)
   })
 
   it('none given for a token file without client fields', async () => {
@@ -162,45 +149,63 @@ describe('Google failing on the first refresh (reauth has no node retry: it woul
   it('persistent 503s: reauth fails saying Google kept failing, three attempts, what to do; nothing changed', async () => {
     env.standIn.control.injectTokenFaults({ status: 503, count: 3 })
     const r = await refused({})
-    expect(failedLine(r, 'reauth')).toMatch(/refresh the access token: Google answered HTTP 503 internal_failure "Backend Error" \(tried 3 times\)/)
+    expect(failedLine(r, 'reauth')).toMatch(/refresh the access token: Google answered HTTP 503 internal_failure "Backend Error" \(tried 3 times over [\d.]+m?s\)/)
     expect(r.stdout).toMatch(/\[reauth\] hint: Google kept failing: wait a few minutes, then rerun with --resume/)
   })
 })
 
-describe('a bad cluster target', () => {
+/**
+ * Refused by the preflight, before any node ran: `code` (2 for a problem, 1 when it could not
+ * look), nothing changed in the cluster or the token file, and no run recorded.
+ */
+async function preflightRefused(sets: Record<string, string>, code: 1 | 2): Promise<RunResult> {
+  writeFileSync(env.tokenFile, goodToken, { mode: 0o600 })
+  const before = await view.snapshot()
+  const runs = env.runs().length
+  const grants = env.standIn.control.issuedTokens().filter((t) => t.kind === 'refresh').length
+  const r = await env.run([...env.sets(sets), '--non-interactive', '--yes'])
+  expect(r.code, r.stdout + r.stderr).toBe(code)
+  expect(r.stderr).toContain('nothing was changed and no run was recorded')
+  expect(r.stdout).not.toMatch(/\] running$/m)
+  expect(await view.snapshot()).toEqual(before)
+  expect(readFileSync(env.tokenFile)).toEqual(goodToken)
+  expect(env.runs().length).toBe(runs)
+  expect(env.standIn.control.issuedTokens().filter((t) => t.kind === 'refresh').length).toBe(grants)
+  return r
+}
+
+describe('a bad cluster target: refused by the preflight, before the consent and the first write', () => {
   it('a kube context that does not exist', async () => {
-    // The run's Lease is taken first: a wrong target fails before the consent, not after it.
-    const r = await refusedAtLock({ context: 'nope' })
-    expect(r.stderr).toMatch(/context "nope" not found in \S+ \(known: credflow-test\)/)
-    expect(r.stderr).toMatch(/hint: kubectl config get-contexts; then --set context=<name>/)
+    const r = await preflightRefused({ context: 'nope' }, 2)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] REFUSED: context "nope" not found in \S+ \(known: credflow-test\)/)
+    expect(r.stdout).toMatch(/hint: kubectl config get-contexts; then --set context=<name>/)
   })
 
-  it('a cluster that does not answer (kubeconfig pointing at a closed port)', async () => {
+  it('a cluster that does not answer (kubeconfig pointing at a closed port): could not check, exit 1', async () => {
     const port = await closedPort()
     const kc = parse(readFileSync(kubeconfig, 'utf8'))
     kc.clusters[0].cluster.server = `https://127.0.0.1:${port}`
     const path = join(env.dir, 'unreachable.kubeconfig.yaml')
     writeFileSync(path, stringify(kc), { mode: 0o600 })
-    const r = await refusedAtLock({ kubeconfig: path })
-    expect(r.stderr).toMatch(new RegExp(`cannot reach https://127\\.0\\.0\\.1:${port} \\(context "credflow-test"\\) to get version: ECONNREFUSED`))
+    const r = await preflightRefused({ kubeconfig: path }, 1)
+    expect(r.stdout).toMatch(new RegExp(`COULD NOT CHECK: cannot reach https://127\\.0\\.0\\.1:${port} \\(context "credflow-test"\\) to get version: ECONNREFUSED`))
   })
 
   it('a namespace that does not exist', async () => {
     const target = { ...TARGET, namespace: 'no-such-namespace' }
-    const r = await refusedAtLock({ targets: JSON.stringify([target]) })
-    // Said as a missing namespace, not as a missing Lease, Secret or Deployment inside it.
-    expect(r.stderr).toMatch(/namespace "no-such-namespace" does not exist/)
-    expect(r.stderr).toMatch(/hint: kubectl get namespaces; then fix the namespace in the targets param/)
-    expect(r.stderr).not.toMatch(/deployments "basketball-api"|leases/)
+    const r = await preflightRefused({ targets: JSON.stringify([target]) }, 2)
+    // Said as a missing namespace, not as a missing Secret or Deployment inside it.
+    expect(r.stdout).toMatch(/\[update-secret\[no-such-namespace\]\] REFUSED: namespace "no-such-namespace" does not exist/)
+    expect(r.stdout).toMatch(/\[update-secret\[no-such-namespace\]\] hint: kubectl get namespaces; then fix the namespace in the targets param: --set targets='\[\{"namespace":/)
   })
 
-  it('a consumer Deployment that does not exist: refused before the Secret is rewritten', async () => {
+  it('a consumer Deployment that does not exist, named with the Deployments that do', async () => {
     const target = { ...TARGET, deployments: ['no-such-deployment'] }
-    const r = await refused({ targets: JSON.stringify([target]) })
-    expect(failedLine(r, `update-secret[${ns}]`)).toMatch(/NotFound: cannot get deployments "no-such-deployment" in namespace "basketball-api"/)
+    const r = await preflightRefused({ targets: JSON.stringify([target]) }, 2)
+    expect(r.stdout).toMatch(/\[restart\[basketball-api\]\] REFUSED: Deployment basketball-api\/no-such-deployment does not exist \(Deployments in basketball-api: basketball-api, basketball-worker\)/)
   })
 
-  it('RBAC: a ServiceAccount whose Role cannot delete Secrets gets Forbidden naming verb, resource and namespace', async () => {
+  it('RBAC: a Role that cannot delete or update the Secret is named verb by verb (SelfSubjectAccessReview)', async () => {
     const sa = await serviceAccountKubeconfig(kubeconfig, {
       namespace: ns,
       name: 'gmail-too-narrow',
@@ -211,13 +216,12 @@ describe('a bad cluster target', () => {
         ...LEASE_RULES,
       ],
     })
-    const r = await refused({ kubeconfig: sa })
-    const line = failedLine(r, `update-secret[${ns}]`)
-    expect(line).toMatch(/Forbidden: cannot delete secrets "gmail-oauth-token" in namespace "basketball-api" \(RBAC: system:serviceaccount:basketball-api:gmail-too-narrow\)/)
-    expect(r.stdout).toMatch(/hint: grant it in the Role, then check with: kubectl auth can-i delete secrets\/gmail-oauth-token -n basketball-api/)
+    const r = await preflightRefused({ kubeconfig: sa }, 2)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] REFUSED: the identity of context "\S+" may not create secrets, delete secrets\/gmail-oauth-token, update secrets\/gmail-oauth-token in namespace "basketball-api"/)
+    expect(r.stdout).toMatch(/deploy\/rbac\.yaml lists every verb the workflow needs\); check: kubectl auth can-i create secrets -n basketball-api/)
   })
 
-  it('RBAC: a Role without create on Secrets is refused before the delete; the Secret keeps its uid, resourceVersion and data', async () => {
+  it('RBAC: a Role without create on Secrets is refused before anything; the Secret keeps its uid, resourceVersion and data', async () => {
     const sa = await serviceAccountKubeconfig(kubeconfig, {
       namespace: ns,
       name: 'gmail-no-create',
@@ -225,11 +229,8 @@ describe('a bad cluster target', () => {
       rules: RULES_WITHOUT_SECRET_CREATE,
     })
     const before = (await view.secret())!
-    const r = await refused({ kubeconfig: sa })
-    const line = failedLine(r, `update-secret[${ns}]`)
-    expect(line).toMatch(/Forbidden: cannot create secrets "gmail-oauth-token" in namespace "basketball-api" \(RBAC: system:serviceaccount:basketball-api:gmail-no-create\) \(server dry-run\); checked before the delete, so nothing was changed/)
-    expect(r.stdout).toMatch(/hint: grant it in the Role, then check with: kubectl auth can-i create secrets\/gmail-oauth-token -n basketball-api --as=system:serviceaccount:basketball-api:gmail-no-create \(deploy\/rbac\.yaml lists every verb the workflow needs\)/)
-    expect(r.stdout).not.toMatch(/backed up the previous Secret|MISSING/)
+    const r = await preflightRefused({ kubeconfig: sa }, 2)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] REFUSED: the identity of context "\S+" may not create secrets in namespace "basketball-api"/)
     const after = (await view.secret())!
     expect(after.metadata).toMatchObject({ uid: before.metadata!.uid, resourceVersion: before.metadata!.resourceVersion })
     expect(after.data).toEqual(before.data)
@@ -245,15 +246,15 @@ describe('a bad cluster target', () => {
       },
     ])
     const before = (await view.secret(FIXTURE.secret, TLS_NS))!
-    const r = await refused({ targets: JSON.stringify([{ ...TARGET, namespace: TLS_NS, staleSecrets: [] }]) })
-    expect(failedLine(r, `update-secret[${TLS_NS}]`)).toMatch(new RegExp(`refusing to rewrite Secret ${TLS_NS}/gmail-oauth-token: its type is kubernetes\\.io/tls, expected Opaque`))
+    const r = await preflightRefused({ targets: JSON.stringify([{ ...TARGET, namespace: TLS_NS, staleSecrets: [] }]) }, 2)
+    expect(r.stdout).toMatch(new RegExp(`REFUSED: Secret ${TLS_NS}/gmail-oauth-token is of type kubernetes\\.io/tls, not Opaque: refusing to rewrite it`))
     const after = (await view.secret(FIXTURE.secret, TLS_NS))!
     expect(after.metadata!.resourceVersion).toBe(before.metadata!.resourceVersion)
   })
 })
 
 describe('a consumer that still reads the stale Secret', () => {
-  it('is not broken: delete-stale refuses, naming the Deployment and the Secret, and keeps it', async () => {
+  it('is not broken: the preflight refuses, naming the Deployment and the Secret, before the Secret is replaced', async () => {
     const k8s = await import('@kubernetes/client-node')
     const kc = new k8s.KubeConfig()
     kc.loadFromFile(kubeconfig)
@@ -262,13 +263,11 @@ describe('a consumer that still reads the stale Secret', () => {
     const volume = { name: 'legacy-token', secret: { secretName: FIXTURE.staleSecret } }
     const d = await apps.readNamespacedDeployment(ref)
     await apps.replaceNamespacedDeployment({ ...ref, body: { ...d, spec: { ...d.spec!, template: { ...d.spec!.template, spec: { ...d.spec!.template.spec!, volumes: [...(d.spec!.template.spec!.volumes ?? []), volume] } } } } })
+    // The new template rolls out: let it settle, or its status updates move the resourceVersion under the snapshot.
+    await waitAvailable(kubeconfig, [FIXTURE.deployment])
     try {
-      writeFileSync(env.tokenFile, goodToken, { mode: 0o600 })
-      const r = await env.run([...env.sets(), '--non-interactive', '--yes'])
-      expect(r.code).toBe(1)
-      expect(failedLine(r, `delete-stale[${ns}]`)).toMatch(
-        new RegExp(`Deployment ${ns}/${FIXTURE.deployment} still references Secret ${FIXTURE.staleSecret}: deleting it would keep its new pods from starting`),
-      )
+      const r = await preflightRefused({}, 2)
+      expect(r.stdout).toMatch(new RegExp(`\\[delete-stale\\[${ns}\\]\\] REFUSED: Deployment ${ns}/${FIXTURE.deployment} still references stale Secret ${FIXTURE.staleSecret}: deleting it after the sync would keep its new pods from starting`))
       expect(await view.secret(FIXTURE.staleSecret)).toBeDefined()
     } finally {
       const cur = await apps.readNamespacedDeployment(ref)

@@ -10,15 +10,12 @@ import { resetFixtures } from '../k8s/fixtures.ts'
 import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE } from '../k8s/service-account.ts'
 import { startGmailEnv, SCOPES, type GmailEnv, type RunResult } from '../e2e/gmail-env.ts'
 import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
-import { isLeaseRequest, type ApiProxy, type ApiRequest } from '../e2e/api-proxy.ts'
+import { worldWrite, type ApiProxy } from '../e2e/api-proxy.ts'
 import type { ClusterView } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 import { DAY } from '../oauth-server/index.ts'
 
 const kubeconfig = inject('kubeconfig')
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
-/** A write to the world the workflow changes (the run's own Lease aside: it is its lock). */
-const worldWrite = (q: ApiRequest) => MUTATING.has(q.method) && !isLeaseRequest(q)
 
 let env: GmailEnv
 let proxy: ApiProxy
@@ -98,7 +95,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     for (const q of writes) expect(q.path, `${q.method} ${q.path}`).toMatch(/[?&]dryRun=All\b/)
   })
 
-  it('--dry-run as a ServiceAccount whose Role lacks create on Secrets fails with that Forbidden; nothing changed', async () => {
+  it('--dry-run as a ServiceAccount whose Role lacks create on Secrets is refused before any change (exit 2), naming the verb the Role lacks', async () => {
     const sa = await serviceAccountKubeconfig(kubeconfig, {
       namespace: 'basketball-api',
       name: 'gmail-dry-no-create',
@@ -107,9 +104,11 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     })
     const before = await view.snapshot()
     const r = await env.run([...env.sets({ kubeconfig: sa }), '--dry-run'])
-    expect(r.code, r.stdout + r.stderr).toBe(1)
-    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] FAILED in \S+: Forbidden: cannot create secrets "gmail-oauth-token" in namespace "basketball-api" \(RBAC: system:serviceaccount:basketball-api:gmail-dry-no-create\) \(server dry-run\)/)
-    expect(r.stdout).toMatch(/hint: grant it in the Role, then check with: kubectl auth can-i create secrets\/gmail-oauth-token -n basketball-api/)
+    // The preflight asks the server (SelfSubjectAccessReview) before any node runs, dry run or not.
+    expect(r.code, r.stdout + r.stderr).toBe(2)
+    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] REFUSED: the identity of context "gmail-dry-no-create@basketball-api" may not create secrets in namespace "basketball-api"; the run needs it before it changes anything/)
+    expect(r.stdout).toMatch(/hint: grant it in the Role \(deploy\/rbac\.yaml lists every verb the workflow needs\); check: kubectl auth can-i create secrets -n basketball-api/)
+    expect(r.stderr).toContain('dry run refused before any change: 1 problem(s)')
     expect(await view.snapshot()).toEqual(before)
   })
 

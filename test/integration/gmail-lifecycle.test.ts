@@ -12,16 +12,13 @@ import { hostname } from 'node:os'
 import { FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
 import type { GmailEnv } from '../e2e/gmail-env.ts'
 import { openProxiedSandbox, closeProxiedSandbox } from '../e2e/sandbox.ts'
-import { isLeaseRequest, type ApiProxy, type ApiRequest } from '../e2e/api-proxy.ts'
+import { isLeaseRequest, MUTATING, worldWrite, type ApiProxy } from '../e2e/api-proxy.ts'
 import { RESTARTED_AT, type ClusterView, type WorldSnapshot } from '../e2e/cluster.ts'
 import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 
 const kubeconfig = inject('kubeconfig')
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex')
 const EXTRA = { data: { 'other-key.txt': 'kept across the refresh' }, labels: { team: 'basketball' }, annotations: { 'example.com/owner': 'ops' } }
-const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
-/** A write to the world the workflow changes (the run's own Lease aside: it is its lock). */
-const worldWrite = (q: ApiRequest) => MUTATING.has(q.method) && !isLeaseRequest(q)
 
 let env: GmailEnv
 let proxy: ApiProxy

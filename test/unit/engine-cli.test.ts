@@ -154,7 +154,7 @@ describe('strict argument parsing', () => {
       [['diamond', '-x'], 'unknown flag -x'],
       [['diamond', '--from'], '--from needs a value (NODE)'],
       [['diamond', '--state-dir', '--dry-run'], '--state-dir needs a value (DIR)'],
-      [['diamond', '--max-parallel', '0'], '--max-parallel 0: expected a positive integer'],
+      [['diamond', '--max-parallel', '0'], '--max-parallel 0: expected a whole number from 1 to 64'],
       [['diamond', '--dry-run=maybe'], '--dry-run=maybe: expected 1/true/yes or 0/false/no'],
       [['diamond', 'noop7'], 'expected one workflow name, got: diamond noop7'],
       [['diamond', '--from', 'a', '--only', 'b'], '--from and --only cannot be combined'],
@@ -201,7 +201,7 @@ describe('environment fallbacks', () => {
     expect(parseArgs(['--dry-run=false', '--max-parallel', '3', 'noop7'], env)).toMatchObject({ workflow: 'noop7', dryRun: false, maxParallel: 3 })
     expect(parseArgs([], { CREDFLOW_DRY_RUN: '0' }).dryRun).toBe(false)
     expect(() => parseArgs([], { CREDFLOW_DRY_RUN: 'maybe' })).toThrow('CREDFLOW_DRY_RUN=maybe: expected 1/true/yes or 0/false/no')
-    expect(() => parseArgs([], { CREDFLOW_MAX_PARALLEL: 'lots' })).toThrow('CREDFLOW_MAX_PARALLEL=lots: expected a positive integer')
+    expect(() => parseArgs([], { CREDFLOW_MAX_PARALLEL: 'lots' })).toThrow('CREDFLOW_MAX_PARALLEL=lots: expected a whole number from 1 to 64')
     expect(() => parseArgs([], { CREDFLOW_RESUME: 'bogus' })).toThrow('CREDFLOW_RESUME=bogus: expected a run id (like 20261125T014000Z-ab12), or 1/true/yes or 0/false/no')
     expect(() => parseArgs(['--resume=bogus'], {})).toThrow('--resume=bogus: expected a run id')
     expect(parseArgs([], { CREDFLOW_RESUME: '20261125T014000Z-ab12' }).resume).toBe('20261125T014000Z-ab12')

@@ -27,8 +27,8 @@ describe('retry with backoff', () => {
     expect(retries[0].error).toMatchObject({ reason: 'Transient', message: 'flaky: transient failure 1' })
     // The delays were really waited for.
     expect(s.nodes.flaky.durationMs).toBeGreaterThanOrEqual(300)
-    expect(r.stdout).toMatch(/\[flaky\] attempt 1 failed: flaky: transient failure 1; retrying in 100ms/)
-    expect(r.stdout).toMatch(/\[flaky\] attempt 2 failed: flaky: transient failure 2; retrying in 200ms/)
+    expect(r.stdout).toMatch(/\[flaky\] attempt 1 failed \(\d+ms since the node started\): flaky: transient failure 1; retrying in 100ms/)
+    expect(r.stdout).toMatch(/\[flaky\] attempt 2 failed \(\d+ms since the node started\): flaky: transient failure 2; retrying in 200ms/)
   })
   it('gives up after the last attempt and records the error', async () => {
     const r = await run('flakyFails=5')
@@ -58,7 +58,7 @@ describe('per-node timeout', () => {
     expect(r.code).toBe(1)
     expect(Date.now() - t0).toBeLessThan(5000)
     const s = readState(sb.state, 'knobs')
-    expect(s.nodes.slow).toMatchObject({ status: 'failed', attempts: 1, error: { reason: 'Timeout', message: 'timed out after 300ms' } })
+    expect(s.nodes.slow).toMatchObject({ status: 'failed', attempts: 1, error: { reason: 'Timeout', message: expect.stringMatching(/^timed out after 300ms \(the node's timeout in \S+\)/) } })
     expect(s.nodes.slow.durationMs).toBeGreaterThanOrEqual(290)
     expect(s.nodes.slow.durationMs).toBeLessThan(5000)
     // The step saw its signal abort: it never got to write its file.

@@ -125,7 +125,8 @@ describe('refreshAccessToken (§2.3)', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
     expect(g.control.requestCount('/token') - before).toBe(3)
     expect(e).toMatchObject({ reason: 'GoogleUnavailable', retryable: true })
-    expect(e.message).toBe('refresh the access token: Google answered HTTP 503 internal_failure "Backend Error" (tried 3 times)')
+    expect(e.message).toBe('refresh the access token: Google answered HTTP 503 internal_failure "Backend Error" (tried 3 times over ' + e.message.split(' over ')[1])
+    expect(e.message).toMatch(/\(tried 3 times over \d+(\.\d)?m?s\)$/)
     expect(e.hint).toMatch(/^Google kept failing: wait a few minutes, then rerun with --resume/)
   })
 
@@ -134,7 +135,7 @@ describe('refreshAccessToken (§2.3)', () => {
     g.control.injectTokenFaults({ delayMs: 1000, count: 3 })
     const e = await failure(refreshAccessToken(client, refresh, { endpoints: g.endpoints, timeoutMs: 100, backoffMs: 10 }))
     expect(e).toMatchObject({ reason: 'Timeout', retryable: true })
-    expect(e.message).toMatch(/no answer from 127\.0\.0\.1:\d+ within 100 ms \(tried 3 times\)$/)
+    expect(e.message).toMatch(/no answer from http:\/\/127\.0\.0\.1:\d+\/token within 100ms \(request timeout\) \(tried 3 times over \d+ms\)$/)
   })
 
   it('the caller can abort; that is not retryable', async () => {
@@ -165,7 +166,8 @@ describe('refreshAccessToken (§2.3)', () => {
     const e = await failure(refreshAccessToken(client, refresh, { endpoints: { tokenUrl: dead.endpoints.tokenUrl }, backoffMs: 10 }))
     expect(e).toMatchObject({ reason: 'NetworkError', retryable: true })
     expect(e.message).toContain('ECONNREFUSED')
-    expect(e.message).toContain('(tried 3 times)')
+    expect(e.message).toContain('(tried 3 times over ' + e.message.split(' over ')[1])
+    expect(e.message).toMatch(/\(tried 3 times over \d+(\.\d)?m?s\)$/)
   })
 
   it('a 200 that is not a token response is BadResponse (not repeated) and its body is never quoted', async () => {

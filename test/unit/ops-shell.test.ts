@@ -169,7 +169,7 @@ describe('prerequisites', () => {
   it('reports missing node_modules with the command to fix it, before running anything', () => {
     const sb = sandbox({ deps: false })
     const r = run(sb, ['--dry-run'])
-    expect(r.status).toBe(1)
+    expect(r.status).toBe(2)
     expect(r.stderr).toContain(`dependencies are not installed in ${sb.root}/node_modules`)
     expect(r.stderr).toContain('missing: zx yaml zod @kubernetes/client-node .bin/zx')
     expect(r.stderr).toContain(`run \`npm ci\` in ${sb.root}`)
@@ -180,7 +180,7 @@ describe('prerequisites', () => {
     for (const [node, why] of [['20.20.2', 'Node 20 is end-of-life'], ['22.18.0', 'upgrade to the latest 22.x']]) {
       const sb = sandbox({ node })
       const r = run(sb, [])
-      expect(r.status).toBe(1)
+      expect(r.status).toBe(2)
       expect(r.stderr).toContain(`Node ${node} is not supported (${why}): credflow runs on Node 24 LTS, or Node 22 from 22.19`)
       expect(r.stderr).toContain("test/node/fetch.sh' 24")
       expect(engineCalls(sb)).toEqual([])
@@ -193,7 +193,7 @@ describe('prerequisites', () => {
 
   it('reports a missing kube context', () => {
     const r = run(sandbox({ kubectl: 'no-context' }), [])
-    expect(r.status).toBe(1)
+    expect(r.status).toBe(2)
     expect(r.stderr).toContain('kubectl has no current context')
   })
 
@@ -221,10 +221,10 @@ describe('prerequisites', () => {
   it('refuses a context param the kubeconfig does not have, or a kubeconfig param that is not there', () => {
     const sb = sandbox()
     const r = run(sb, ['--', '--set', 'context=prod-typo'])
-    expect(r.status).toBe(1)
+    expect(r.status).toBe(2)
     expect(r.stderr).toContain('no kube context "prod-typo" (the context param)')
     const missing = run(sb, ['--', '--set', 'kubeconfig=/nonexistent/kubeconfig'])
-    expect(missing.status).toBe(1)
+    expect(missing.status).toBe(2)
     expect(missing.stderr).toContain('kubeconfig /nonexistent/kubeconfig (the kubeconfig param) does not exist')
     expect(engineCalls(sb)).toEqual([])
   })
@@ -233,7 +233,7 @@ describe('prerequisites', () => {
     const sb = sandbox({ kubectl: 'absent' })
     const file = kubeconfigFor('http://127.0.0.1:9')
     const r = run(sb, ['--', '--set', 'context=nope'], { KUBECONFIG: file })
-    expect(r.status).toBe(1)
+    expect(r.status).toBe(2)
     expect(r.stderr).toContain('no kube context "nope" (the context param)')
     const ok = run(sb, ['--', '--set', 'context=operator@test', '--set', `kubeconfig=${file}`], { KUBECONFIG: '/nonexistent' })
     expect(ok.stderr).toContain('cannot reach the cluster of kube context "operator@test" (http://127.0.0.1:9)')
@@ -242,7 +242,7 @@ describe('prerequisites', () => {
   it('without kubectl, reports a missing kubeconfig', () => {
     const sb = sandbox({ kubectl: 'absent' })
     const r = run(sb, [], { HOME: mkdtempSync(join(tmpdir(), 'credflow-home-')) })
-    expect(r.status).toBe(1)
+    expect(r.status).toBe(2)
     expect(r.stderr).toContain('no current kube context: set KUBECONFIG')
     expect(engineCalls(sb)).toEqual([])
   })

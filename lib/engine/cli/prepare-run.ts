@@ -5,8 +5,11 @@ import { resolveParams } from '../params.ts'
 import type { ResumeMode } from '../resume.ts'
 import { isUnfinished, resolveStateDir, StateStore, type RunState } from '../state.ts'
 import { fingerprint } from '../../secret-value.ts'
-import { usageRefusal, type CliContext } from './context.ts'
+import { Refusal, usageRefusal, type CliContext } from './context.ts'
 import { didYouMean } from '../suggest.ts'
+import { EXIT } from '../exit-codes.ts'
+import { isOpsError } from '../../errors.ts'
+import { checkStateDir } from '../state-dir.ts'
 import type { OpenWorkflow } from './open-workflow.ts'
 
 /** Everything a run, a dry run or --status needs, judged before anything is touched. */
@@ -28,7 +31,11 @@ export function prepareRun(ctx: CliContext, args: CliArgs, open: OpenWorkflow): 
   const store = new StateStore(resolveStateDir(args.stateDir, ctx.env), wf.name)
   const next = new NextCommands({ workflow: wf.name, workflowArg: args.workflow!, stateDirFlag: args.stateDir, env: ctx.env, set: args.set, secretParams: new Set(Object.keys(wf.params).filter((k) => wf.params[k].secret)) })
   const mode: ResumeMode = args.only ? { kind: 'only', node: args.only } : args.from ? { kind: 'from', node: args.from } : args.resume ? { kind: 'resume' } : { kind: 'fresh' }
-  const previous = mode.kind !== 'fresh' && !args.status ? runToContinue(ctx, args, store, mode, wf.name) : undefined
+  // The state directory can hold runs (a dry run and --status only read it), and what it holds can be read.
+  const previous = stateRefusals(() => {
+    checkStateDir(store.workflowDir, { write: !args.dryRun && !args.status })
+    return mode.kind !== 'fresh' && !args.status ? runToContinue(ctx, args, store, mode, wf.name) : undefined
+  })
 
   // Continuing a run means continuing it with its params: only what is given again may differ.
   const resolved = resolveParams(wf.params, { set: args.set, env: ctx.env, base: previous?.params })
@@ -58,9 +65,24 @@ export function prepareRun(ctx: CliContext, args: CliArgs, open: OpenWorkflow): 
   return { ...open, store, next, mode, previous, params, shownParams, instances }
 }
 
+/** A state directory or run state that cannot be used, as a refusal (exit 2) with the way out. */
+function stateRefusals<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (e) {
+    if (!isOpsError(e)) throw e
+    throw new Refusal('refused', EXIT.usage, e.message, `credflow: ${e.message}\nhint: ${e.hint}`, e.hint)
+  }
+}
+
 /** The recorded run that --resume [id], --from or --only continues, if any. */
 function runToContinue(ctx: CliContext, args: CliArgs, store: StateStore, mode: ResumeMode, workflow: string): RunState | undefined {
   const latest = store.latest()
+  // The run to continue may be the one whose state cannot be read: say so instead of starting afresh.
+  if (!latest && store.skipped.length && typeof args.resume !== 'string') {
+    const hint = 'move it aside as shown, or start a new run without --resume/--from/--only'
+    throw new Refusal('refused', EXIT.usage, store.skipped.join('\n'), `credflow: ${store.skipped.join('\ncredflow: ')}`, hint)
+  }
   // Resume continues the newest run only while it is unfinished: a newer success wins over an older failure.
   const previous = typeof args.resume === 'string' ? (RUN_ID.test(args.resume) ? store.load(args.resume) : undefined) : mode.kind === 'resume' ? (latest && isUnfinished(latest) ? latest : undefined) : latest
   if (typeof args.resume === 'string' && !previous) {

@@ -60,7 +60,8 @@ export async function withSession(ctx: CliContext, args: CliArgs, fn: (s: Sessio
     say(`credflow: ${sig}: stopping running steps, saving state (continue later with --resume)`)
     ctl.abort(new Error(sig))
   }
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const // SIGHUP: a dropped SSH session, stopped as cleanly as Ctrl-C
+  const signals = SIGNALS // SIGHUP: a dropped SSH session, stopped as cleanly as Ctrl-C
+  dropEarly?.()
   for (const s of signals) process.on(s, onSignal)
   // A reader that goes away (`| head`, a closed pipe, a hung-up terminal) must not kill a run
   // halfway through its changes: carry on; state.json and events.jsonl still record everything.
@@ -94,6 +95,26 @@ async function announced<T>(err: NodeJS.WriteStream, who: { node: string; deadli
   } finally {
     line(`── ${who.node} handed the terminal back after ${formatDuration(Date.now() - started.getTime())}`)
   }
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+let dropEarly: (() => void) | undefined
+
+/**
+ * Until a session's handlers stand (loading the workflow and its steps takes a moment), a
+ * signal ends the CLI at once: nothing was written yet. Returns the function that removes them.
+ */
+export function earlySignals(ctx: CliContext): () => void {
+  const early = (sig: NodeJS.Signals) => {
+    ctx.say(`credflow: ${sig} before the run started: nothing was changed`)
+    process.exit(EXIT.interrupted)
+  }
+  for (const s of SIGNALS) process.on(s, early)
+  dropEarly = () => {
+    for (const s of SIGNALS) process.off(s, early)
+    dropEarly = undefined
+  }
+  return () => dropEarly?.()
 }
 
 function isCi(env: NodeJS.ProcessEnv): boolean {

@@ -1,5 +1,7 @@
 import { EXIT } from '../exit-codes.ts'
-import { readdirSync, existsSync, readFileSync } from 'node:fs'
+import { readdirSync, existsSync } from 'node:fs'
+import { readUserFile, MAX_BYTES } from '../../safe-open.ts'
+import { isOpsError } from '../../errors.ts'
 import { basename, join } from 'node:path'
 import { usageRefusal, type CliContext } from '../cli/context.ts'
 import { workflowsDir } from '../cli/open-workflow.ts'
@@ -21,7 +23,13 @@ function listWorkflows(dir: string): string {
   const rows = readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => {
-      const text = readFileSync(join(dir, f), 'utf8')
+      let text: string
+      try {
+        text = readUserFile(join(dir, f), { what: 'workflow file', maxBytes: MAX_BYTES.workflow }).bytes.toString('utf8')
+      } catch (e) {
+        if (!isOpsError(e)) throw e
+        return `  ${basename(f).replace(/\.ya?ml$/, '').padEnd(20)} (cannot be read: ${e.message})`
+      }
       const desc = /^description:\s*(?:[>|]-?\s*\n\s+)?(.+)$/m.exec(text)?.[1]?.replace(/^["']|["']$/g, '') ?? ''
       return `  ${basename(f).replace(/\.ya?ml$/, '').padEnd(20)} ${desc}`
     })

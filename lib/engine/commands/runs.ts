@@ -1,7 +1,8 @@
 // `runs <workflow>` and `log <workflow> [RUN_ID]`: the record of past runs, as `kubectl rollout
 // history` shows revisions. Read-only: state.json and the transcript of each run directory.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { readUserFile, MAX_BYTES } from '../../safe-open.ts'
 import { EXIT } from '../exit-codes.ts'
 import type { CliArgs } from '../args.ts'
 import { usageRefusal, type CliContext } from '../cli/context.ts'
@@ -50,7 +51,7 @@ export async function logCommand(ctx: CliContext, args: CliArgs): Promise<number
   if (!run) throw usageRefusal(`log ${store.workflow} ${id}: no such run in ${store.workflowDir}; see: ${CMD} runs ${store.workflow}`)
   const file = transcriptOf(store, run)
   if (!file) throw usageRefusal(`run ${id} has no transcript (recorded before transcripts were kept); its events are in ${join(store.runDir(id), 'events.jsonl')}`)
-  ctx.out.write(readFileSync(file, 'utf8'))
+  ctx.out.write(readUserFile(file, { what: 'transcript', maxBytes: MAX_BYTES.state }).bytes.toString('utf8'))
   return EXIT.ok
 }
 

@@ -26,7 +26,7 @@ export function plainRenderer(write: (line: string) => void, now: () => Date = (
         line(e.id, `changed: ${changeText(e.change)}`)
         break
       case 'retry':
-        line(e.id, `attempt ${e.attempt - 1} failed: ${e.error.message}; retrying in ${formatDuration(e.delayMs)}`)
+        line(e.id, `attempt ${e.attempt - 1} failed${e.elapsedMs !== undefined ? ` (${formatDuration(e.elapsedMs)} since the node started)` : ''}: ${e.error.message}; retrying in ${formatDuration(e.delayMs)}`)
         break
       case 'status': {
         const took = e.durationMs !== undefined ? ` in ${formatDuration(e.durationMs)}` : ''

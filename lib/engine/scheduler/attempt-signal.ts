@@ -13,9 +13,9 @@ import { Interrupted, TimedOut } from './errors.ts'
  * AbortSignal.any() links each attempt's signal to the run's; a run makes a few, not the
  * millions that make that link a leak (nodejs/node#55351).
  */
-export async function underAttemptSignal<T>(run: AbortSignal, timeout: string | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function underAttemptSignal<T>(run: AbortSignal, timeout: string | undefined, fn: (signal: AbortSignal) => Promise<T>, timeoutNote?: () => string): Promise<T> {
   const deadline = new AbortController()
-  const timer = timeout ? setTimeout(() => deadline.abort(new TimedOut(`timed out after ${timeout}`)), parseDuration(timeout)!) : undefined
+  const timer = timeout ? setTimeout(() => deadline.abort(new TimedOut(`timed out after ${timeout}${timeoutNote?.() ?? ''}`)), parseDuration(timeout)!) : undefined
   const signal = run.aborted ? deadline.signal : AbortSignal.any([run, deadline.signal])
   const settled = new AbortController() // removes the abort listener once the attempt is over
   try {

@@ -9,6 +9,7 @@ import type { Scope } from '../template.ts'
 import type { Change, Outputs, StepContext, StepDefinition } from '../step.ts'
 import { retry } from '../../retry.ts'
 import { underAttemptSignal } from './attempt-signal.ts'
+import { withProgress } from '../../progress.ts'
 import { errorInfo, Interrupted, retryable } from './errors.ts'
 import { stampSince, type NodeLedger, type Stamp } from './ledger.ts'
 import { confirmWholePlan, Declined, type ConfirmGate } from './confirm.ts'
@@ -22,6 +23,15 @@ export interface RunScope {
   limit: LimitFunction
   /** The run's one confirmation, and the nodes an "n" left pending. */
   gate: ConfirmGate
+}
+
+/** The last progress line of each instance, per run: a timeout says what the step was doing. */
+const lastLines = new WeakMap<RunScope, Map<string, string>>()
+function timeoutNote(run: RunScope, inst: Instance): () => string {
+  return () => {
+    const last = lastLines.get(run)?.get(inst.id)
+    return ` (the node's timeout in ${run.o.workflow.file})${last ? `; its last progress line: ${last}` : ''}`
+  }
 }
 
 export function scopeOf(run: RunScope, inst: Instance): Scope {
@@ -52,6 +62,8 @@ export function stepContext(run: RunScope, inst: Instance, inputs: unknown, atte
     attempt,
     command: (...flags) => o.next.resume(...flags),
     log: (line) => {
+      if (!lastLines.has(run)) lastLines.set(run, new Map())
+      lastLines.get(run)!.set(inst.id, line)
       o.bus.emit({ type: 'log', id: inst.id, line })
       if (o.store && runId) o.store.appendEvent(runId, { type: 'log', node: inst.id, line })
     },
@@ -91,7 +103,15 @@ export async function probeNode(run: RunScope, inst: Instance, scope: Scope): Pr
     const partial = resolvePartialInputs(spec.with ?? {}, scope)
     ledger.running(inst.id, 1, { startedAt: new Date(started).toISOString() })
     try {
-      const r = await underAttemptSignal(o.signal, spec.timeout, (signal) => runProbe(step, stepContext(run, inst, partial.inputs, 1, signal, started) as StepContext<Record<string, unknown>>))
+      const r = await underAttemptSignal(
+        o.signal,
+        spec.timeout,
+        (signal) => {
+          const ctx = stepContext(run, inst, partial.inputs, 1, signal, started) as StepContext<Record<string, unknown>>
+          return withProgress(ctx.log, () => runProbe(step, ctx))
+        },
+        timeoutNote(run, inst),
+      )
       o.bus.emit({ type: 'plan', id: inst.id, changes: r.changes })
       ledger.finished(inst.id, 'planned', { reason: [r.observed, unknownInputsNote(partial)].filter(Boolean).join('; '), ...stamp() })
     } catch (e) {
@@ -152,7 +172,16 @@ export async function executeNode(run: RunScope, inst: Instance, rawInputs: unkn
     const outcome = await retry(
       (attempt) => {
         if (attempt > 1) ledger.running(inst.id, attempt)
-        return underAttemptSignal(o.signal, spec.timeout, (signal) => attemptOnce(run, inst, step, ctxFor(attempt, signal)))
+        // Clients deep in the step (a slow Kubernetes or Google request) report through ctx.log.
+        return underAttemptSignal(
+          o.signal,
+          spec.timeout,
+          (signal) => {
+            const ctx = ctxFor(attempt, signal)
+            return withProgress(ctx.log, () => attemptOnce(run, inst, step, ctx))
+          },
+          timeoutNote(run, inst),
+        )
       },
       {
         attempts: spec.retry?.attempts ?? 1,
@@ -161,7 +190,7 @@ export async function executeNode(run: RunScope, inst: Instance, rawInputs: unkn
         retryable: (e) => !interrupted(e) && retryable(e),
         onRetry: (e, next, delayMs) => {
           const error = errorInfo(e)
-          o.bus.emit({ type: 'retry', id: inst.id, attempt: next, delayMs, error })
+          o.bus.emit({ type: 'retry', id: inst.id, attempt: next, delayMs, error, elapsedMs: Date.now() - started })
           if (o.store && o.state) o.store.appendEvent(o.state.runId, { type: 'retry', node: inst.id, attempt: next, delayMs, error })
         },
         cancelled: () => new Interrupted('interrupted'),
