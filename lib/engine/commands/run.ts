@@ -13,7 +13,7 @@ import { shownPath } from '../load.ts'
 import { jsonSummary } from '../render/json.ts'
 import { plainRenderer } from '../render/plain.ts'
 import { finalSummary } from '../render/final.ts'
-import { stripStyle, terminalWidth } from '../render/style.ts'
+import { stripStyle, terminalWidth, wrap } from '../render/style.ts'
 import { appendFileSync } from 'node:fs'
 import { describeDrift, planResume, type ResumePlan } from '../resume.ts'
 import { preflight, preflightLines, type PreflightReport } from '../preflight.ts'
@@ -120,7 +120,10 @@ async function runAndReport(ctx: CliContext, args: CliArgs, s: RunSetup, session
  * refusal when it found problems (exit 2) or could not look (exit 1); false when interrupted.
  */
 async function preflightPassed(ctx: CliContext, args: CliArgs, s: RunSetup, session: Session, resume: ResumePlan): Promise<boolean> {
-  const progress = (l: string) => (args.json ? ctx.err : ctx.out).write(l + '\n')
+  const stream = args.json ? ctx.err : ctx.out
+  // On a terminal each line fits its width (-o wide keeps them whole), as every other screen does.
+  const width = args.output === 'wide' ? undefined : terminalWidth(stream)
+  const progress = (l: string) => stream.write((width ? wrap(l, width).join('\n') : l) + '\n')
   let report: PreflightReport
   try {
     report = await preflight({
