@@ -10,6 +10,7 @@ import { expandHome } from '../../lib/paths.ts'
 import { sha256Hex } from '../../lib/secret-value.ts'
 import { readSecretFile } from '../../lib/secret-file.ts'
 import { parseTokenFile } from '../../lib/oauth/token-file.ts'
+import { crashPoint } from '../../lib/crash-point.ts'
 
 const Inputs = z.object({
   tokenFile: z.string().min(1),
@@ -21,6 +22,7 @@ type In = z.infer<typeof Inputs>
 
 function mapping(i: In, command: StepContext<In>['command']) {
   const { bytes, path } = readSecretFile(i.tokenFile)
+  crashPoint('map-key:read') // the resume tests kill map-key here, while it runs
   const file = parseTokenFile(bytes.reveal(), `token file ${path}`) // size, JSON, format, refresh_token
   if (i.verifiedFingerprint && bytes.fingerprint !== i.verifiedFingerprint) {
     // e.g. --from map-key after the file changed: these bytes were never checked with Google.

@@ -15,8 +15,7 @@
 // that admits the dry runs update-secret asks first, as if it changed in between): the run fails
 // with the Secret missing, and --resume rebuilds it from the backup once the policy is gone.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
-import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resetFixtures, FIXTURE, FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
 import type { GmailEnv, RunningCli } from '../e2e/gmail-env.ts'
@@ -110,28 +109,15 @@ describe('--resume after SIGKILL at every step', () => {
   })
 
   it('map-key: killed while it reads the token file; verify-scopes had finished', async () => {
-    // map-key makes no request to hold: its read of the token file is stopped instead. The
-    // rerun verify-scopes reads the real file, its refresh is slowed down, and meanwhile the
-    // file is swapped for a FIFO that nobody writes, so map-key's read blocks.
-    const c = env.standIn.control
-    const tokenCalls = c.requestCount('/token')
-    c.injectTokenFaults({ delayMs: 1500 })
-    const real = `${env.tokenFile}.real`
-    const cli = env.spawn([...sets, '--yes', '--resume'])
-    await view.until('the slowed refresh', async () => c.requestCount('/token') > tokenCalls)
-    renameSync(env.tokenFile, real)
-    execFileSync('mkfifo', ['-m', '600', env.tokenFile])
-    try {
-      const s = await killWhen(cli, cli.waitFor(/\[map-key\] running/))
-      kept(s, 'reauth')
-      expect(s.nodes['verify-scopes'].status).toMatch(/cached|succeeded/)
-      expect(s.nodes['map-key'].status).toBe('running')
-      expect(s.nodes[U]?.status ?? 'pending').toBe('pending')
-      expect(await view.snapshot()).toEqual(original)
-    } finally {
-      rmSync(env.tokenFile, { force: true })
-      renameSync(real, env.tokenFile)
-    }
+    // map-key makes no request to hold, and a token file that is not a regular file is refused
+    // at once (lib/safe-open.ts), so it kills itself right after its read (lib/crash-point.ts).
+    const cli = env.spawn([...sets, '--yes', '--resume'], { env: { CREDFLOW_TEST_CRASH_AT: 'map-key:read' } })
+    const s = await killWhen(cli, cli.done)
+    kept(s, 'reauth')
+    expect(s.nodes['verify-scopes'].status).toMatch(/cached|succeeded/)
+    expect(s.nodes['map-key'].status).toBe('running')
+    expect(s.nodes[U]?.status ?? 'pending').toBe('pending')
+    expect(await view.snapshot()).toEqual(original)
   })
 
   it('update-secret, before the DELETE: backup taken, Secret intact; earlier nodes kept', async () => {
