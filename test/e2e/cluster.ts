@@ -80,6 +80,25 @@ export async function clusterView(kubeconfig: string) {
     async remove(objs: object[]) {
       for (const o of objs) await objects.delete(o as any).catch(absent)
     },
+    /**
+     * Waits until a Deployment is at rest: the controller has seen its generation and its
+     * resourceVersion stays put for a second (after a template change or a scale, status
+     * updates move it for a while, under a snapshot taken too early).
+     */
+    async settled(name: string = FIXTURE.deployment, timeoutMs = 60_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs
+      let last = ''
+      let since = Date.now()
+      for (;;) {
+        const d = await deployment(name)
+        const seen = d.status?.observedGeneration === d.metadata!.generation
+        const rv = `${d.metadata!.resourceVersion} ${seen}`
+        if (rv !== last) [last, since] = [rv, Date.now()]
+        else if (seen && Date.now() - since >= 1000) return
+        if (Date.now() > deadline) throw new Error(`Deployment ${name} did not settle within ${timeoutMs} ms`)
+        await sleep(200)
+      }
+    },
     /** Poll `probe` until it returns a value other than undefined/false. */
     async until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
       const deadline = Date.now() + timeoutMs

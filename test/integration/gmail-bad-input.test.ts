@@ -265,6 +265,7 @@ describe('a consumer that still reads the stale Secret', () => {
     await apps.replaceNamespacedDeployment({ ...ref, body: { ...d, spec: { ...d.spec!, template: { ...d.spec!.template, spec: { ...d.spec!.template.spec!, volumes: [...(d.spec!.template.spec!.volumes ?? []), volume] } } } } })
     // The new template rolls out: let it settle, or its status updates move the resourceVersion under the snapshot.
     await waitAvailable(kubeconfig, [FIXTURE.deployment])
+    await view.settled()
     try {
       const r = await preflightRefused({}, 2)
       expect(r.stdout).toMatch(new RegExp(`\\[delete-stale\\[${ns}\\]\\] REFUSED: Deployment ${ns}/${FIXTURE.deployment} still references stale Secret ${FIXTURE.staleSecret}: deleting it after the sync would keep its new pods from starting`))
