@@ -52,6 +52,8 @@ export const CONCURRENCY: readonly ConcurrencyCase[] = [
   { name: 'a host 5 min behind consents and is killed after reauth; NTP corrects its clock; --resume', expected: 'its grant still replaces the one written before it (its consent time was recorded on the apiserver\'s clock): exit 0, one rollout' },
   { name: 'a host 5 min behind, killed right after its restart patch, then --resume', expected: 'resumes the run that crashed last (runs are ordered by creation, not by this host\'s clock) and waits instead of restarting again: exit 0, one rollout' },
   { name: 'a host 5 min ahead consents in the run; then a correct host with a grant consented after it', expected: 'both replace the Secret in turn (exit 0), one rollout each; the ahead host\'s consent time is on the apiserver\'s clock' },
+  { name: 'a consent killed inside the token file\'s write (the new token only in its temp), then a fresh run', expected: 'the token file is the old one, whole; the run keeps the old grant (recent and working: no consent asked), removes the temp holding the lost consent\'s token, changes nothing in the cluster: exit 0, no rollout' },
+  { name: 'the same, then --resume --interactive', expected: 'the crashed run (it recorded reauthAfter=1ms) asks for the consent again and completes: newest grant in the Secret, the temp removed, exit 0, one rollout' },
 ]
 
 export const MATRIX_BEGIN = '<!-- crash-matrix:begin (generated from test/e2e/crash-matrix.ts; checked by test/integration/crash-matrix.test.ts) -->'
@@ -70,7 +72,7 @@ export function renderMatrix(): string {
     '|---|---|---|---|',
     ...rows,
     '',
-    `Concurrency and clocks (${CONCURRENCY.length} cases, in order, each host with its own state directory and CREDFLOW_TEST_HOSTNAME):`,
+    `Concurrency, clocks and a killed consent (${CONCURRENCY.length} cases, in order, each host with its own state directory and CREDFLOW_TEST_HOSTNAME):`,
     '',
     '| # | case | outcome |',
     '|---|---|---|',

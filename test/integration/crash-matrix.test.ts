@@ -7,7 +7,7 @@
 // token, and the Lease is free again.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FIXTURE } from '../k8s/fixtures.ts'
 import type { GmailEnv, RunResult } from '../e2e/gmail-env.ts'
@@ -394,6 +394,45 @@ describe('hosts whose clocks are off (libfaketime)', () => {
     const r2 = await run([...sets, '--yes'])
     expect(r2.code, r2.stdout + r2.stderr).toBe(0)
     await expectWorldGood({ grant, generationBefore: before + 1 })
+  })
+})
+
+describe('a consent killed inside the token file\'s write (the new token only in its temp)', () => {
+  /** The killed consent: the old file stays whole, the new token sits in one temp beside it. */
+  async function killConsentInWrite(): Promise<{ kept: Buffer; crashed: string }> {
+    const kept = readFileSync(env.tokenFile)
+    cliRuns++
+    const killed = await env.run([...sets, '--yes', '--interactive', '--set', 'reauthAfter=1ms'], { browser: 'loopback', env: { CREDFLOW_TEST_CRASH_AT: `write:${basename(env.tokenFile)}` } })
+    expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL')
+    expect(readdirSync(dirname(env.tokenFile)).filter((f) => f.endsWith('.tmp')), 'the killed write left its temp beside the token file').toHaveLength(1)
+    expect(readFileSync(env.tokenFile).equals(kept), 'the token file is the old one, whole').toBe(true)
+    return { kept, crashed: env.runs().at(-1)!.runId }
+  }
+  const TEMP_REMOVED = /removed 1 temp copy\(ies\) of \S+ left by a write killed halfway/
+
+  matrixCase(12, async () => {
+    const before = await generation()
+    const { kept } = await killConsentInWrite()
+    // The consent that never landed is not asked again: the old grant is recent and works.
+    const r = await run([...sets, '--yes'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(r.stdout).toMatch(TEMP_REMOVED)
+    await expectWorldGood({ grant: kept, generationBefore: before, rollouts: 0 })
+  })
+
+  matrixCase(13, async () => {
+    const before = await generation()
+    const { crashed } = await killConsentInWrite()
+    // The crashed run recorded reauthAfter=1ms: continuing it asks for the consent again.
+    cliRuns++
+    const r = await env.run([...sets, '--yes', '--interactive', '--resume'], { browser: 'loopback' })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(env.runs().at(-1)!.runId).toBe(crashed)
+    expect(r.stdout).toMatch(/\[reauth\] consent received via loopback/)
+    expect(r.stdout).toMatch(TEMP_REMOVED)
+    const grant = readFileSync(env.tokenFile)
+    grants.push(grant)
+    await expectWorldGood({ grant, generationBefore: before })
   })
 })
 
