@@ -59,7 +59,9 @@ export interface LeftoverTemp {
   ageMs: number
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` runs on this host (EPERM: it runs as another user). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false // kill(0) would signal our own process group
   try {
     process.kill(pid, 0)
     return true

@@ -2,6 +2,7 @@ import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { pidAlive } from '../atomic-file.ts'
 
 export interface LockHolder {
   pid: number
@@ -23,16 +24,6 @@ export class LockHeldError extends Error {
     this.path = path
     this.holder = holder
     this.name = 'LockHeldError'
-  }
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false // kill(0) would signal our own process group
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
@@ -88,7 +79,7 @@ function readLock(path: string): LockFile {
 /** Why a holder on this host is no longer running, or undefined when it is (or cannot be checked). */
 export function staleReason(h: Pick<LockHolder, 'host' | 'pid' | 'bootId' | 'procStart'>): string | undefined {
   if (h.host !== hostname()) return undefined // another host's process cannot be checked from here
-  if (!alive(h.pid)) return 'which is no longer running'
+  if (!pidAlive(h.pid)) return 'which is no longer running'
   const boot = bootId()
   if (h.bootId && boot && h.bootId !== boot) return 'taken before this host rebooted (the pid now belongs to another process)'
   const start = processStartTime(h.pid)
