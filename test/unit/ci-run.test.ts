@@ -67,7 +67,7 @@ const report = (o: { passed: number; failed: number; files: Array<{ name: string
     numFailedTests: o.failed,
     numFailedTestSuites: o.files.filter((f) => f.status === 'failed').length,
     success: o.failed === 0 && o.files.every((f) => f.status === 'passed'),
-    testResults: o.files.map((f) => ({ name: f.name, status: f.status, message: f.message ?? '', assertionResults: f.assertions.map((status) => ({ status })) })),
+    testResults: o.files.map((f) => ({ name: f.name, status: f.status, message: f.message ?? '', assertionResults: f.assertions.map((status, i) => ({ status, fullName: `case ${i}`, failureMessages: status === 'failed' ? [`AssertionError: case ${i} broke\n  at …`] : [] })) })),
   })
 
 const passing = (n: number) => report({ passed: n, failed: 0, files: [{ name: 'a.test.ts', status: 'passed', assertions: Array(n).fill('passed') }] })
@@ -110,6 +110,23 @@ describe('.ci/run', () => {
     const r = ci({ FAKE_TEST_RC: '1', FAKE_REPORT: report({ passed: 1, failed: 0, files }) })
     expect(r).toMatchObject({ code: 1, last: '3 passed, 1 failed' })
     expect(r.stderr).toContain('Node 24 npm test: failed without a failing test: broken.test.ts: Error: Cannot find module ./gone.ts')
+  })
+  it('names every failure (leg, file, test, first error line) just above the summary line', () => {
+    const r = ci({
+      FAKE_TEST_RC: '1',
+      FAKE_REPORT: report({ passed: 1, failed: 1, files: [{ name: 'a.test.ts', status: 'failed', assertions: ['passed', 'failed'] }, { name: 'broken.test.ts', status: 'failed', message: 'Error: Cannot find module ./gone.ts', assertions: [] }] }),
+      FAKE_DEMO_RC: '4',
+    })
+    expect(r).toMatchObject({ code: 4, last: '2 passed, 3 failed' })
+    const tail = r.stdout.trimEnd().split('\n').slice(-6)
+    expect(tail).toEqual([
+      'failed:',
+      '  Node 24 npm test: failed without a failing test: broken.test.ts: Error: Cannot find module ./gone.ts',
+      '  Node 24 npm test: a.test.ts: case 1: AssertionError: case 1 broke',
+      '  Node 22 demo: failed (exit 4)',
+      '',
+      '2 passed, 3 failed',
+    ])
   })
   it('counts a failing vitest run that names no failure (a failing globalSetup) as one failure', () => {
     const r = ci({ FAKE_TEST_RC: '1', FAKE_REPORT: report({ passed: 0, failed: 0, files: [] }) })
