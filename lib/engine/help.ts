@@ -131,7 +131,7 @@ function show(v: unknown): string {
 export function workflowHelp(wf: Workflow): string {
   const params = Object.entries(wf.params).map(([name, p]) => {
     const def = p.default === undefined ? (p.required ? ' (required)' : '') : ` (default: ${p.secret ? '<secret>' : show(p.default)})`
-    return [...wrap(`  ${name} <${p.type}>${def}`, 80), ...(p.description ? wrap(p.description, 74).map((l) => `      ${l}`) : []), `      --set ${name}=...  or  ${paramEnvName(name)}=...`].join('\n')
+    return [...wrap(`  ${name} <${p.enum ? p.enum.join('|') : p.type}>${def}`, 80), ...(p.description ? wrap(p.description, 74).map((l) => `      ${l}`) : []), `      --set ${name}=...  or  ${paramEnvName(name)}=...`].join('\n')
   })
   const nodes = wf.nodes.map((n) => {
     const tags = [n.isFinally && 'finally', n.spec.interactive && 'interactive', n.spec.confirm && 'confirm', n.forEach && `forEach ${n.forEach.param}`, n.spec.when && `when ${n.spec.when}`]

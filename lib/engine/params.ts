@@ -1,12 +1,13 @@
 import type { ParamSpec } from './schema.ts'
 import { durationProblem } from '../duration.ts'
+import { didYouMean } from './suggest.ts'
 
 /** Why `value` does not fit the param's type, or undefined when it does. */
 export function checkParamValue(p: ParamSpec, value: unknown): string | undefined {
   const got = Array.isArray(value) ? 'list' : value === null ? 'null' : typeof value
   switch (p.type) {
     case 'string':
-      return typeof value === 'string' ? undefined : `must be a string, got ${got}`
+      return typeof value === 'string' ? enumProblem(p, value) : `must be a string, got ${got}`
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) ? numberProblem(p, value) : `must be a number, got ${got}`
     case 'boolean':
@@ -32,6 +33,12 @@ function timestampProblem(text: string): string | undefined {
   // A minute of slack for clock skew between the operator's watch and this host.
   if (t > Date.now() + 60_000) return `must not be in the future, got ${text} (now ${new Date().toISOString()})`
   return undefined
+}
+
+/** A string param with `enum`: one of its values, or the list and the closest one. */
+function enumProblem(p: ParamSpec, s: string): string | undefined {
+  if (!p.enum || p.enum.includes(s)) return undefined
+  return `must be one of ${p.enum.join(', ')}, got ${JSON.stringify(s)}${didYouMean(s, p.enum)}`
 }
 
 const rangeText = (v: number | string | undefined) => (v === undefined ? undefined : String(v))

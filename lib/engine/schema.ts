@@ -30,6 +30,7 @@ export const ParamSchema = z
     min: z.union([z.number(), z.string()]).optional().describe('Smallest value: a number, or for a duration a duration (default: more than zero)'),
     max: z.union([z.number(), z.string()]).optional().describe('Largest value: a number, or for a duration a duration (default: what a timer can hold, about 24.8d)'),
     integer: z.boolean().optional().describe('A number param: whole numbers only'),
+    enum: z.array(z.string()).min(1).optional().describe('A string param: the values it may take (checked at parse time, with "did you mean")'),
   })
   .describe('A typed workflow parameter')
 

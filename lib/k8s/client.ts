@@ -2,7 +2,7 @@
  * Kubeconfig loading and API clients. @kubernetes/client-node takes ~0.6 s to import, so
  * it is loaded on first use (`await import`), keeping `--help` and planning-free paths fast.
  */
-import type { KubeConfig, CoreV1Api, AppsV1Api, AuthorizationV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
+import type { KubeConfig, CoreV1Api, AppsV1Api, AuthorizationV1Api, CoordinationV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
 import { OpsError } from '../errors.ts'
 import { CLIENT_RETRY, retry } from '../retry.ts'
 import { k8sError, redact, type K8sOperation } from './errors.ts'
@@ -33,6 +33,8 @@ export interface Kube {
   apps: AppsV1Api
   /** SelfSubjectAccessReviews: "may I?" before trying. */
   authz: AuthorizationV1Api
+  /** Leases (the run's lock). */
+  coordination: CoordinationV1Api
   context: string
   server: string
   where: string
@@ -116,6 +118,7 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
     core: new k8s.CoreV1Api(config),
     apps: new k8s.AppsV1Api(config),
     authz: new k8s.AuthorizationV1Api(config),
+    coordination: new k8s.CoordinationV1Api(config),
     context,
     server,
     where: `context ${context} (server ${server}${user ? `, user ${user}` : ''})`,

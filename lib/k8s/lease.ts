@@ -14,7 +14,7 @@ import type { V1Lease } from '@kubernetes/client-node'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
 import { formatDuration } from '../duration.ts'
-import { callOptions, clientNode, type Kube } from './client.ts'
+import { callOptions, type Kube } from './client.ts'
 import { isAlreadyExists, isConflict, isNotFound } from './errors.ts'
 import { ServerClock } from './server-clock.ts'
 
@@ -134,7 +134,8 @@ export class LeaseClient {
     this.kube = kube
     this.ref = ref
     this.clock = clock ?? new ServerClock()
-    this.#api = clientNode().then((k8s) => kube.kc.makeApiClient(k8s.CoordinationV1Api))
+    // The connection's client: every request bounded by the request timeout, like the others.
+    this.#api = Promise.resolve(kube.coordination)
   }
   #sentAt = 0
   #opts(signal?: AbortSignal) {

@@ -334,6 +334,12 @@ export default defineStep({
         checked.push(`client secrets file ${i.clientSecretsFile}: client ${secrets.clientId}`)
       })
     }
+    // External mode: a command that cannot run here fails the consent; refused before any change.
+    if (i.mode === 'external' && i.command !== undefined) {
+      const method = consentMethod({ mode: 'external', command: i.command, requiredScopes: i.requiredScopes ?? [], tokenFile: i.tokenFile ?? '' }, file)
+      if (method.problem) problems.push({ message: method.problem, hint: notReady(method).hint })
+      else checked.push(`reauthCommand ${method.argv![0]} is executable`)
+    }
     return { checked, problems }
   },
 

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { defineRunLock, RunLockHeldError, type RunHolder } from '../../lib/engine/run-lock.ts'
 import { staleReason } from '../../lib/engine/lock.ts'
 import { parseDuration, formatDuration } from '../../lib/duration.ts'
-import { connect } from '../../lib/k8s/client.ts'
+import { connect, targetOf } from '../../lib/k8s/client.ts'
 import { explainNotFound } from '../../lib/k8s/namespaces.ts'
 import { ServerClock } from '../../lib/k8s/server-clock.ts'
 import { LeaseLock, LeaseHeldError, describeHolder, inspectLease, leaseTiming, LeaseClient, type HolderInfo, type LeaseRef, type ObservedLease } from '../../lib/k8s/lease.ts'
@@ -17,6 +17,8 @@ const Inputs = z.object({
   leaseDuration: z.string().refine((s) => (parseDuration(s) ?? 0) >= 3000, 'must be a duration of at least 3s').default('30s'),
   kubeconfig: z.string().default(''),
   context: z.string().default(''),
+  /** Per API request, like kubectl's --request-timeout: a server that stops answering at the Lease fails the run in time. */
+  requestTimeout: z.string().default('30s'),
 })
 type In = z.infer<typeof Inputs>
 
@@ -32,7 +34,7 @@ export function leaseRefs(i: Pick<In, 'targets'>): LeaseRef[] {
 
 const TARGETS_HINT = `kubectl get namespaces; then fix the namespace in the targets param (--help shows the default)`
 
-const kubeOf = (i: In) => connect({ kubeconfig: i.kubeconfig || undefined, context: i.context || undefined })
+const kubeOf = (i: In) => connect(targetOf(i))
 const where = (r: LeaseRef) => `Lease ${r.namespace}/${r.name}`
 
 /** A holder whose process provably died on this host (same check as the lock file's). */

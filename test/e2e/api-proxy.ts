@@ -43,6 +43,8 @@ export interface ApiProxy {
   readonly requests: readonly ApiRequest[]
   /** Hold the next request matching `match` (not forwarded until dropped); resolves when it arrives. */
   hold(match: (r: ApiRequest) => boolean): Promise<HeldRequest>
+  /** Accept every request matching `match` and never answer (a wedged apiserver) until the returned function is called. */
+  wedge(match: (r: ApiRequest) => boolean): () => void
   close(): Promise<void>
 }
 
@@ -70,6 +72,7 @@ export async function startApiProxy(adminKubeconfig: string, opts: { dir?: strin
   const requests: ApiRequest[] = []
   const gates: Array<{ match: (r: ApiRequest) => boolean; resolve: (h: HeldRequest) => void }> = []
   const open = new Set<IncomingMessage>()
+  const wedges: Array<{ match: (r: ApiRequest) => boolean; held: Set<ServerResponse> }> = []
 
   const forward = (req: IncomingMessage, res: ServerResponse) => {
     const auth = opts.authorize && !req.headers.authorization ? { authorization: `Bearer ${up.token}` } : {}
@@ -90,6 +93,13 @@ export async function startApiProxy(adminKubeconfig: string, opts: { dir?: strin
     req.on('close', () => open.delete(req))
     const seen: ApiRequest = { method: req.method ?? 'GET', path: req.url ?? '/' }
     requests.push(seen)
+    const wedge = wedges.find((w) => w.match(seen))
+    if (wedge) {
+      req.pause()
+      wedge.held.add(res)
+      res.on('close', () => wedge.held.delete(res))
+      return
+    }
     const gate = gates.findIndex((g) => g.match(seen))
     if (gate < 0) return forward(req, res)
     const [{ resolve }] = gates.splice(gate, 1)
@@ -118,6 +128,14 @@ export async function startApiProxy(adminKubeconfig: string, opts: { dir?: strin
     kubeconfig,
     requests,
     hold: (match) => new Promise((resolve) => gates.push({ match, resolve })),
+    wedge: (match) => {
+      const w = { match, held: new Set<ServerResponse>() }
+      wedges.push(w)
+      return () => {
+        wedges.splice(wedges.indexOf(w), 1)
+        for (const res of w.held) res.destroy()
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         gates.length = 0

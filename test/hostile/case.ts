@@ -55,6 +55,8 @@ export interface HostileCase<S> {
   mayChange?: string[]
   /** Extra assertions on the outcome. */
   check?(s: S, out: Outcome): void | Promise<void>
+  /** Put back what `run` changed in a shared world (the plane), whatever the outcome. */
+  after?(s: S): void | Promise<void>
 }
 
 export interface Outcome {

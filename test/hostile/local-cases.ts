@@ -143,9 +143,10 @@ export const LOCAL_CASES: Case[] = [
   {
     id: 'L26',
     cls: 1,
-    did: '--set reauthMode=manual',
+    did: '--set reauthMode=manual (not one of its values)',
     exit: 2,
-    says: ['reauth, verify-scopes: input mode (from param reauthMode): Invalid option: expected one of "external"|"builtin"'],
+    says: ['--set reauthMode: must be one of builtin, external, got "manual"', USAGE],
+    never: ['did you mean'],
     run: (s) => ({ args: s.args('--set', 'reauthMode=manual') }),
   },
   {
@@ -529,6 +530,49 @@ export const LOCAL_CASES: Case[] = [
     exit: 2,
     says: ['credflow: unknown flag --dryrun', USAGE],
     run: (s) => ({ args: s.args('--dryrun') }),
+  },
+
+  // 3 (issue 13): a param with a fixed set of values is judged at parse time, with "did you mean"
+  {
+    id: 'L70',
+    cls: 3,
+    did: '--set reauthMode=bultin (a typo)',
+    exit: 2,
+    says: ['--set reauthMode: must be one of builtin, external, got "bultin"; did you mean builtin?', USAGE],
+    run: (s) => ({ args: s.args('--set', 'reauthMode=bultin') }),
+  },
+  {
+    id: 'L71',
+    cls: 3,
+    did: '--set tokenFormat=gmail_sdk (underscore for the dash)',
+    exit: 2,
+    says: ['--set tokenFormat: must be one of auto, gmail-sdk, google-auth, node, got "gmail_sdk"; did you mean gmail-sdk?', USAGE],
+    run: (s) => ({ args: s.args('--set', 'tokenFormat=gmail_sdk') }),
+  },
+  {
+    id: 'L72',
+    cls: 3,
+    did: 'CREDFLOW_SET_REAUTHMODE=External in the environment (values are exact)',
+    exit: 2,
+    says: ['CREDFLOW_SET_REAUTHMODE: reauthMode must be one of builtin, external, got "External"; did you mean external?'],
+    run: (s) => ({ args: s.args(), env: { CREDFLOW_SET_REAUTHMODE: 'External' } }),
+  },
+  {
+    id: 'L73',
+    cls: 3,
+    did: 'a workflow whose param default is not one of its own values',
+    exit: 2,
+    says: ['params.reauthMode.default: default must be one of builtin, external, got "browser"'],
+    run: (s) => ({ args: s.args(), env: { CREDFLOW_WORKFLOWS_DIR: editedWorkflow(s, (t) => t.replace('    enum: [builtin, external]\n    default: builtin', '    enum: [builtin, external]\n    default: browser')) } }),
+  },
+  // 1: a consent command that cannot run is refused before any change (exit 2, not a failed run)
+  {
+    id: 'L74',
+    cls: 1,
+    did: 'reauthMode=external with a reauthCommand that is not on PATH',
+    exit: 2,
+    says: ['[reauth] REFUSED: reauthCommand "no-such-consent-tool" cannot run: no-such-consent-tool is not on PATH', 'working alternatives', 'nothing was changed and no run was recorded'],
+    run: (s) => ({ args: s.args('--set', 'reauthMode=external', '--set', 'reauthCommand=no-such-consent-tool') }),
   },
 ]
 

@@ -4,7 +4,8 @@
 // protocol, test/fixtures/gmail/fake-gmail-mcp.mjs) does the consent. One sandbox, in order:
 // each describe starts from where the previous one left the token file.
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest'
-import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { resetFixtures } from '../k8s/fixtures.ts'
 import { serviceAccountKubeconfig, RULES_WITHOUT_SECRET_CREATE } from '../k8s/service-account.ts'
@@ -54,15 +55,27 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
     expect(out).toMatch(/\[verify-scopes\] blocked/)
   })
 
-  it('external mode with gmail-mcp reauth (not installed here): said before anything changes, with the alternatives; the runbook asks for no tunnel', async () => {
+  it('external mode with gmail-mcp reauth (not installed here): refused before anything changes (exit 2), with the alternatives', async () => {
     const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, reauthMode: 'external', reauthCommand: 'gmail-mcp reauth' }), '--non-interactive'])
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/\[reauth\] FAILED.*the consent cannot run as configured: reauthCommand "gmail-mcp reauth" cannot run: gmail-mcp is not on PATH; working alternatives: \(1\) the built-in consent.*--set reauthMode=builtin; \(2\) the public gmail-sdk's own consent/)
-    expect(r.stdout).toMatch(/ {2}1\. ssh \S+@\S+\n/)
-    expect(r.stdout).toMatch(/scripts\/gmail-reauth\.sh -- --set reauthMode=external --set reauthCommand='gmail-mcp reauth' {3}\(runs gmail-mcp reauth on your terminal\)/)
+    expect(r.code, r.stdout + r.stderr).toBe(2)
+    expect(r.stdout).toMatch(/\[reauth\] REFUSED: reauthCommand "gmail-mcp reauth" cannot run: gmail-mcp is not on PATH; working alternatives: \(1\) the built-in consent.*--set reauthMode=builtin; \(2\) the public gmail-sdk's own consent/)
+    expect(r.stderr).toContain('nothing was changed and no run was recorded')
     const dry = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, reauthMode: 'external', reauthCommand: 'gmail-mcp reauth' }), '--dry-run'])
-    expect(dry.code, dry.stdout).toBe(1)
+    expect(dry.code, dry.stdout).toBe(2)
     expect(dry.stdout).toMatch(/gmail-mcp is not on PATH/)
+  })
+
+  it('external mode with gmail-mcp installed: the runbook runs it on the terminal and asks for no tunnel', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'credflow-bin-'))
+    writeFileSync(join(bin, 'gmail-mcp'), '#!/bin/sh\nexit 0\n', { mode: 0o755 })
+    try {
+      const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, reauthMode: 'external', reauthCommand: 'gmail-mcp reauth' }), '--non-interactive'], { env: { PATH: `${bin}:${process.env.PATH}` } })
+      expect(r.code, r.stdout + r.stderr).not.toBe(0)
+      expect(r.stdout).toMatch(/ {2}1\. ssh \S+@\S+\n/)
+      expect(r.stdout).toMatch(/scripts\/gmail-reauth\.sh -- --set reauthMode=external --set reauthCommand='gmail-mcp reauth' {3}\(runs gmail-mcp reauth on your terminal\)/)
+    } finally {
+      rmSync(bin, { recursive: true, force: true })
+    }
   })
 
   it('the runbook names the configured loopback port', async () => {

@@ -150,12 +150,12 @@ describe('refusals true for the client in use, before anything changes', () => {
     expect(status.stdout).not.toMatch(/gmail-sdk-consent\.sh \(not ready/) // the documented setup installed it
   })
 
-  it('a real run whose consent is due fails at reauth with the same message: no terminal handed over, no file or Secret touched', async () => {
+  it('a real run whose consent is due is refused before any change with the same message (exit 2): no terminal handed over, no file or Secret touched', async () => {
     const r = await changesNothing([...defaults, '--set', 'reauthMode=external', '--set', 'reauthCommand=gmail-mcp reauth', '--set', 'reauthAfter=0s', '--yes', '--interactive'])
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/\[reauth\] FAILED.*reauthCommand "gmail-mcp reauth" cannot run: gmail-mcp is not on PATH; working alternatives/)
+    expect(r.code, r.stdout + r.stderr).toBe(2)
+    expect(r.stdout).toMatch(/\[reauth\] REFUSED: reauthCommand "gmail-mcp reauth" cannot run: gmail-mcp is not on PATH; working alternatives/)
     expect(r.stdout).toMatch(/\[reauth\] hint: .*nothing was changed/)
-    expect(r.stdout).toMatch(/\[update-secret\[basketball-api\]\] blocked/)
+    expect(r.stderr).toContain('nothing was changed and no run was recorded')
   })
 })
 
