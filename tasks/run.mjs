@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url'
 import { dirname, resolve } from 'node:path'
 import { realpathSync } from 'node:fs'
+import * as nodeModule from 'node:module'
 import { isSupported, refusal } from '../lib/node-support.mjs'
 
 const self = fileURLToPath(import.meta.url)
@@ -30,6 +31,11 @@ if (!isSupported()) {
   process.stderr.write(`credflow: ${error}\nhint: ${hint}\n`)
   process.exitCode = 2
 } else {
+  // Node keeps the type-stripped, compiled engine on disk (keyed by each file's content, so an
+  // edit is seen at once): about 0.3 s of CPU and 30 MB less per start. Beside the client-node
+  // bundle, in the checkout's own node_modules; NODE_COMPILE_CACHE picks another directory,
+  // NODE_DISABLE_COMPILE_CACHE=1 turns it off, and an unwritable directory only costs the speed.
+  nodeModule.enableCompileCache?.(process.env.NODE_COMPILE_CACHE || resolve(dirname(self), '../node_modules/.cache/credflow/compile'))
   const { EXIT } = await import('../lib/engine/exit-codes.ts')
   // Loading the engine takes a moment: a Ctrl-C meanwhile ends it at once, with nothing changed.
   const early = (sig) => {
