@@ -3,6 +3,7 @@
  * it is loaded on first use (`await import`), keeping `--help` and planning-free paths fast.
  */
 import type { KubeConfig, CoreV1Api, AppsV1Api, AuthorizationV1Api, CoordinationV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
+import { createHash } from 'node:crypto'
 import { OpsError } from '../errors.ts'
 import { CLIENT_RETRY, retry } from '../retry.ts'
 import { k8sError, redact, type K8sOperation } from './errors.ts'
@@ -72,6 +73,7 @@ export function connect(target: KubeTarget = {}, opts: { probe?: boolean; timeou
 async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: number }): Promise<Kube> {
   const k8s = await clientNode()
   const kc = new k8s.KubeConfig()
+  reuseConnections(kc)
   const source = target.kubeconfig ?? (process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : 'the default kubeconfig')
   // client-node reads the files with readFileSync: judge them first (a FIFO would hang it).
   const hint = 'point at another one: --set kubeconfig=<path> (or set KUBECONFIG); check it with: kubectl config view'
@@ -162,6 +164,27 @@ function timedConfiguration(k8s: Awaited<ReturnType<typeof clientNode>>, kc: Kub
     },
   })
   return k8s.createConfiguration({ baseServer: new k8s.ServerConfiguration(server, {}), authMethods: { default: kc }, httpApi })
+}
+
+/**
+ * client-node makes a new https.Agent for every request (KubeConfig.createAgent), so each call
+ * paid a TCP connect and a TLS handshake: about 30 per sync, most of its CPU after start-up.
+ * One keep-alive agent per set of TLS options (same server, CA, client cert: the same agent)
+ * instead. Idle sockets close after 5 s, as Node's global agent does, well before the
+ * apiserver would drop them, and never keep the process alive.
+ */
+function reuseConnections(kc: KubeConfig): void {
+  type CreateAgent = (cluster: { server?: string; proxyUrl?: string } | null, options: Record<string, unknown>) => unknown
+  const k = kc as unknown as { createAgent: CreateAgent }
+  const create = k.createAgent.bind(kc)
+  const agents = new Map<string, unknown>()
+  k.createAgent = (cluster, options) => {
+    // Hashed: the options hold the client key, which need not sit in a map key.
+    const id = createHash('sha256').update(JSON.stringify([cluster?.server, cluster?.proxyUrl, options])).digest('hex')
+    let agent = agents.get(id)
+    if (!agent) agents.set(id, (agent = create(cluster, { ...options, keepAlive: true, timeout: 5_000 })))
+    return agent
+  }
 }
 
 /** GET /version within `timeoutMs`; returns the server's gitVersion or throws Unreachable/Unauthorized. */
