@@ -2,7 +2,7 @@
 import type { V1Deployment } from '@kubernetes/client-node'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
-import { callOptions, readRetried, type Kube } from './client.ts'
+import { callOptions, clientNode, readRetried, type Kube } from './client.ts'
 import { explainNotFound } from './namespaces.ts'
 import { rolloutStatus, PROGRESS_DEADLINE_EXCEEDED, type RolloutStatus } from './rollout-status.ts'
 import { rolloutCauses } from './rollout-cause.ts'
@@ -38,9 +38,10 @@ export async function readDeployment(kube: Kube, ref: DeploymentRef, signal?: Ab
 export async function restartDeployment(
   kube: Kube,
   ref: DeploymentRef,
-  opts: { dryRun?: boolean; signal?: AbortSignal; now?: () => Date; fieldManager?: string; annotations?: Record<string, string> } = {},
+  opts: { dryRun?: boolean; signal?: AbortSignal; now?: () => Date; fieldManager?: string; annotations?: Record<string, string>; current?: V1Deployment } = {},
 ): Promise<RestartResult> {
-  const current = await readDeployment(kube, ref, opts.signal)
+  // `current`: the Deployment as the caller just read it, for the paused check (no second GET).
+  const current = opts.current ?? (await readDeployment(kube, ref, opts.signal))
   if (current.spec?.paused) {
     throw new OpsError(`can't restart paused deployment (run rollout resume first): deployment "${ref.name}" in namespace "${ref.namespace}"`, {
       reason: 'DeploymentPaused',
@@ -64,7 +65,7 @@ export interface WaitOptions {
   signal?: AbortSignal
   /** Give up after this long (OpsError reason `Timeout`). Default 10 minutes. */
   timeoutMs?: number
-  /** Poll interval. Default 1 s. */
+  /** Poll interval where the Role grants no `watch` (and between failed watches). Default 1 s. */
   intervalMs?: number
   /** From RestartResult.generation: ignore status older than our patch. */
   minGeneration?: number
@@ -73,9 +74,12 @@ export interface WaitOptions {
 }
 
 /**
- * Poll the Deployment until `rolloutStatus` says done. ProgressDeadlineExceeded fails at
- * once (it is terminal until someone changes the Deployment). Polling, not watching:
- * a watch needs list/watch RBAC and reconnect handling for no gain at this cadence.
+ * Wait until `rolloutStatus` says done, as `kubectl rollout status` does: read the Deployment,
+ * then watch it (by name, from the version read) so completion is noticed as the controller
+ * reports it, not at the next poll. A watch ended by the server (timeout, 410 Gone, a dropped
+ * connection) is followed by a fresh read. A Role without `watch` on the Deployment (one
+ * deployed before deploy/rbac.yaml granted it) falls back to polling every `intervalMs`.
+ * ProgressDeadlineExceeded fails at once (it is terminal until someone changes the Deployment).
  */
 export async function waitForRollout(kube: Kube, ref: DeploymentRef, opts: WaitOptions = {}): Promise<RolloutStatus> {
   const timeoutMs = opts.timeoutMs ?? 600_000
@@ -84,22 +88,83 @@ export async function waitForRollout(kube: Kube, ref: DeploymentRef, opts: WaitO
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(opts.signal ? [opts.signal] : [])])
   let last: RolloutStatus | undefined
   let seen: V1Deployment | undefined
+  let watching = true
+  const judge = (d: V1Deployment) => {
+    seen = d
+    const status = rolloutStatus(d, { minGeneration: opts.minGeneration })
+    if (status.message !== last?.message) opts.onProgress?.(status)
+    last = status
+    return status
+  }
   for (;;) {
     if (opts.signal?.aborted) throw aborted(ref, last)
     if (Date.now() >= deadline) throw await withCauses(kube, ref, seen, timedOut(ref, timeoutMs, last), opts.signal)
+    let pause = intervalMs
     try {
-      seen = await readDeployment(kube, ref, signal)
-      const status = rolloutStatus(seen, { minGeneration: opts.minGeneration })
-      if (status.message !== last?.message) opts.onProgress?.(status)
-      last = status
+      const status = judge(await readDeployment(kube, ref, signal))
       if (status.done) return status
+      if (watching) {
+        const since = Date.now()
+        const w = await watchDeployment(kube, ref, seen!.metadata?.resourceVersion, signal, (d) => judge(d).done)
+        if (w === 'done') return last!
+        if (w === 'forbidden') watching = false
+        // A watch that ran a while and ended is simply renewed; one that failed at once waits first.
+        else if (Date.now() - since >= intervalMs) pause = 0
+      }
     } catch (e) {
       // Our own signals surface as Aborted; a transient API error (5xx, network) is polled through.
       const ours = signal.aborted || (e instanceof OpsError && e.reason === 'Aborted')
       if (!ours && !(e instanceof OpsError && e.retryable)) throw e instanceof OpsError && e.reason === PROGRESS_DEADLINE_EXCEEDED ? await withCauses(kube, ref, seen, e, opts.signal) : e
     }
-    await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())), undefined, { signal }).catch(() => {})
+    if (pause) await sleep(Math.min(pause, Math.max(0, deadline - Date.now())), undefined, { signal }).catch(() => {})
   }
+}
+
+/**
+ * One watch of the Deployment from `resourceVersion`, until `done(object)` holds ('done'), the
+ * server ends it or `signal` fires ('ended'), or RBAC refuses it ('forbidden'). A throw from
+ * `done` (ProgressDeadlineExceeded) rejects.
+ */
+async function watchDeployment(kube: Kube, ref: DeploymentRef, resourceVersion: string | undefined, signal: AbortSignal, done: (d: V1Deployment) => boolean): Promise<'done' | 'ended' | 'forbidden'> {
+  const k8s = await clientNode()
+  return new Promise((resolve, reject) => {
+    let settled = false
+    let controller: AbortController | undefined
+    const settle = (f: () => void) => {
+      if (settled) return
+      settled = true
+      signal.removeEventListener('abort', onAbort)
+      controller?.abort()
+      f()
+    }
+    const onAbort = () => settle(() => resolve('ended'))
+    signal.addEventListener('abort', onAbort, { once: true })
+    const path = `/apis/apps/v1/namespaces/${encodeURIComponent(ref.namespace)}/deployments`
+    // fieldSelector metadata.name: what RBAC needs to authorize a watch pinned by resourceNames.
+    const query = { fieldSelector: `metadata.name=${ref.name}`, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 }
+    new k8s.Watch(kube.kc)
+      .watch(
+        path,
+        query,
+        (type: string, obj: V1Deployment) => {
+          if (type === 'ERROR' || type === 'DELETED') return settle(() => resolve('ended')) // 410 Gone, or gone: read again
+          if (type !== 'ADDED' && type !== 'MODIFIED') return // BOOKMARK
+          try {
+            if (done(obj)) settle(() => resolve('done'))
+          } catch (e) {
+            settle(() => reject(e))
+          }
+        },
+        (err: unknown) => settle(() => resolve((err as { statusCode?: number } | null)?.statusCode === 403 ? 'forbidden' : 'ended')),
+      )
+      .then(
+        (c) => {
+          controller = c
+          if (settled) c.abort()
+        },
+        () => settle(() => resolve('ended')),
+      )
+  })
 }
 
 /**
