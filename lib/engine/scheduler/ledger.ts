@@ -23,6 +23,8 @@ export class NodeLedger {
   readonly #byId: Map<string, Instance>
   readonly #nodes = new Map<string, NodeState>()
   readonly #o: { bus: EventBus; state?: RunState; store?: StateStore; previous?: RunState }
+  /** While seeding: what each record would publish, held until the one save of them all. */
+  #held?: Array<() => void>
 
   constructor(instances: Instance[], o: { bus: EventBus; state?: RunState; store?: StateStore; previous?: RunState }) {
     this.#byId = new Map(instances.map((i) => [i.id, i]))
@@ -34,11 +36,19 @@ export class NodeLedger {
    * until looked at again; every other instance is recorded pending.
    */
   seed(resume: ResumePlan): void {
+    // One save for all of them, not one (two fsyncs) per instance: the pending records are
+    // only worth having together, and each is still on disk before it is published.
+    this.#held = []
     for (const [id, inst] of this.#byId) {
       if (resume.untouched.has(id)) this.#nodes.set(id, resume.untouched.get(id) ?? { node: inst.node.id, status: 'pending', attempts: 0 })
       else if (resume.keep.has(id)) this.#nodes.set(id, { ...resume.keep.get(id)! })
       else this.record(id, { status: 'pending', error: undefined, reason: undefined })
     }
+    const held = this.#held
+    this.#held = undefined
+    const { state, store } = this.#o
+    if (state && store && held.length) store.save(state)
+    for (const publish of held) publish()
   }
 
   get(id: string): NodeState | undefined {
@@ -116,12 +126,16 @@ export class NodeLedger {
     const cur: NodeState = this.#nodes.get(id) ?? { node: inst.node.id, ...(inst.item !== undefined ? { item: inst.item } : {}), status: 'pending', attempts: previous?.nodes[id]?.attempts ?? 0 }
     const next = { ...cur, ...patch }
     this.#nodes.set(id, next)
-    if (state && store) {
-      state.nodes[id] = next
-      store.save(state)
-      store.appendEvent(state.runId, { type: 'status', node: id, status: next.status, attempt: next.attempts, reason: next.reason, error: next.error })
-      if (next.status === 'succeeded' || next.status === 'cached') crashPoint(`after:${id}`) // a step boundary, for the crash matrix
+    if (state && store) state.nodes[id] = next
+    const publish = () => {
+      if (state && store) {
+        store.appendEvent(state.runId, { type: 'status', node: id, status: next.status, attempt: next.attempts, reason: next.reason, error: next.error })
+        if (next.status === 'succeeded' || next.status === 'cached') crashPoint(`after:${id}`) // a step boundary, for the crash matrix
+      }
+      bus.emit({ type: 'status', id, status: next.status, reason: patch.reason, error: patch.error, attempt, durationMs: next.durationMs, outputs: patch.outputs })
     }
-    bus.emit({ type: 'status', id, status: next.status, reason: patch.reason, error: patch.error, attempt, durationMs: next.durationMs, outputs: patch.outputs })
+    if (this.#held) return void this.#held.push(publish)
+    if (state && store) store.save(state)
+    publish()
   }
 }
