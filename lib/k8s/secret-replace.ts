@@ -37,6 +37,14 @@ export interface ReplaceSecretRequest extends SecretRef {
   resumeCommand?: string
   /** Receives the Secret as read, before it is deleted: persist it to be able to `restoreSecret`. */
   beforeDelete?: (previous: SecretSnapshot) => void | Promise<void>
+  /**
+   * The Secret as the caller just read it (`{ live: undefined }`: it did not exist), instead of
+   * reading it again. Safe to reuse: the delete's uid and resourceVersion preconditions refuse
+   * it if the Secret changed since.
+   */
+  read?: { live: SecretSnapshot | undefined }
+  /** More server-side dry runs that must pass before the delete; asked at the same time as ours. */
+  alsoCheck?: () => Promise<unknown>
 }
 
 export interface ReplaceOutcome {
@@ -58,7 +66,7 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
   const ref = { namespace: req.namespace, name: req.name }
   const dryRun = req.dryRun ?? false
   const expectedType = req.expectedType ?? 'Opaque'
-  const previous = await readSecret(kube, ref, req)
+  const previous = req.read ? req.read.live : await readSecret(kube, ref, req)
   if (previous && previous.type !== expectedType) {
     throw new OpsError(`refusing to rewrite secrets "${ref.name}" in namespace "${ref.namespace}": type is ${previous.type}, expected ${expectedType}`, {
       reason: 'UnexpectedSecretType',
@@ -87,7 +95,8 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
   // Both halves are asked of the server first (dryRun=All): a Role without `create`, or an
   // admission policy refusing the new object, must stop us before the delete, not after it.
   // (With no Secret to delete, a refused create changes nothing: no need to ask twice.)
-  if (previous || dryRun) await preflight(kube, previous, desired, req.signal, dryRun)
+  if (previous || dryRun) await firstFailure([req.alsoCheck?.(), preflight(kube, previous, desired, req.signal, dryRun)])
+  else await req.alsoCheck?.()
   if (dryRun) {
     const predicted = { ...desired, uid: '', resourceVersion: '', creationTimestamp: now } as SecretSnapshot
     return { action, dryRun, previous, current: predicted }
@@ -120,16 +129,25 @@ export async function replaceSecret(kube: Kube, req: ReplaceSecretRequest): Prom
  */
 async function preflight(kube: Kube, previous: SecretSnapshot | undefined, desired: SecretSpec, signal: AbortSignal | undefined, dryRun: boolean): Promise<void> {
   try {
-    if (previous) await deleteSecret(kube, desired, { dryRun: true, signal, preconditions: preconditionsOf(previous) })
-    try {
-      await createSecret(kube, desired, { dryRun: true, signal })
-    } catch (e) {
-      if (!(previous && isAlreadyExists(e))) throw e
-    }
+    await firstFailure([
+      previous ? deleteSecret(kube, desired, { dryRun: true, signal, preconditions: preconditionsOf(previous) }) : undefined,
+      createSecret(kube, desired, { dryRun: true, signal }).catch((e) => {
+        if (!(previous && isAlreadyExists(e))) throw e
+      }),
+    ])
   } catch (e) {
     if (dryRun || !(e instanceof OpsError) || e.reason === 'Aborted') throw e
     throw new OpsError(`${e.message}; checked before the delete, so nothing was changed`, { reason: e.reason, hint: e.hint, retryable: e.retryable })
   }
+}
+
+/**
+ * Independent server-side questions, asked at once (each costs a round trip), all answered
+ * before this returns; the first failure in the order given is thrown, as asking one after
+ * the other would have.
+ */
+async function firstFailure(checks: Array<Promise<unknown> | undefined>): Promise<void> {
+  for (const c of await Promise.allSettled(checks)) if (c.status === 'rejected') throw c.reason
 }
 
 /**

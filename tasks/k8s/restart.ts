@@ -3,6 +3,7 @@
 // not repeated, only waited for; "after" is decided from server-side facts (the Secret's uid
 // and creationTimestamp, the ReplicaSet's creationTimestamp: lib/k8s/restart-evidence.ts),
 // so a host whose clock is off cannot make an old restart look new, or a new one old.
+import type { V1Deployment } from '@kubernetes/client-node'
 import { z } from 'zod'
 import { defineStep } from '../../lib/engine/step.ts'
 import { parseDuration } from '../../lib/duration.ts'
@@ -33,6 +34,8 @@ const kubeOf = (i: In) => connect(targetOf(i))
 
 interface Observed {
   name: string
+  /** As read for this observation. */
+  deployment: V1Deployment
   restartedAt?: string
   /** Restarted at or after the refresh: the new pods mount the new content. */
   fresh: boolean
@@ -63,7 +66,7 @@ async function observe(kube: Kube, i: In, signal: AbortSignal, secret?: SecretId
     } catch (e) {
       message = (e as Error).message
     }
-    out.push({ name, restartedAt, fresh, done, message, why: evidence?.why })
+    out.push({ name, deployment: d, restartedAt, fresh, done, message, why: evidence?.why })
   }
   return out
 }
@@ -137,7 +140,7 @@ export default defineStep({
       if (!o.fresh) {
         // Names the Secret object it restarts for: a resume after a crash right after this
         // patch sees it and waits instead of rolling the pods a second time.
-        const r = await restartDeployment(kube, ref, { signal, annotations: secret ? { [RESTARTED_FOR_ANNOTATION]: secret.uid } : undefined })
+        const r = await restartDeployment(kube, ref, { signal, current: o.deployment, annotations: secret ? { [RESTARTED_FOR_ANNOTATION]: secret.uid } : undefined })
         minGeneration = r.generation
         restartedAt = r.restartedAt
         crashPoint('restart:patched') // the crash matrix: restarted, not yet recorded

@@ -310,8 +310,16 @@ export default defineStep({
       // Judged before any write: another host may have put a later consent there meanwhile.
       refuseOlderGrant(live, inputs, bytes, runDir, log)
       // A missing or paused consumer, or a Role without patch on it, would otherwise show only
-      // after the Secret changed, leaving the new token unused by the old pods.
-      for (const name of inputs.deployments) await restartDeployment(kube, { namespace: inputs.namespace, name }, { dryRun: true, signal })
+      // after the Secret changed, leaving the new token unused by the old pods. Asked together
+      // with the replace's own dry runs, all before its delete; its error is passed on as it is.
+      let consumerRefusal: unknown
+      const consumersRestartable = async () => {
+        try {
+          for (const name of inputs.deployments) await restartDeployment(kube, { namespace: inputs.namespace, name }, { dryRun: true, signal })
+        } catch (e) {
+          throw (consumerRefusal = e)
+        }
+      }
       const r = await replaceSecret(kube, {
         ...ref,
         key: inputs.key,
@@ -319,12 +327,14 @@ export default defineStep({
         annotations: consent,
         now: () => new Date(serverClock.now()),
         signal,
+        read: { live }, // read just above: the delete's preconditions catch any change since
+        alsoCheck: consumersRestartable,
         resumeCommand: runDir ? command('--resume', basename(runDir)) : undefined,
         beforeDelete: (prev) => {
           if (runDir) log(`backed up the previous Secret to ${saveBackup(runDir, prev)}`)
         },
       }).catch((e) => {
-        throw pointAtRole(e)
+        throw e === consumerRefusal ? e : pointAtRole(e)
       })
       current = r.current
       log(`${r.action} ${where(inputs)} key ${inputs.key} (${bytes.fingerprint}, ${bytes.length} bytes)`)
