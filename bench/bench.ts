@@ -11,7 +11,8 @@
  * BENCH_RUNS repetitions (default 5) after one warm-up round; medians and min-max of wall and CPU
  * (user+sys of the whole process tree), peak RSS, API requests per target (one extra run of each
  * through a counting proxy). `npm run bench -- --write` also rewrites the generated part of
- * bench/RESULTS.md.
+ * bench/RESULTS.md. BENCH_BEFORE=<another checkout> adds that checkout's tool to every tool
+ * case ("before:" rows), interleaved with this one, for before/after ratios in one run.
  */
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -25,6 +26,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const FANOUT = (process.env.BENCH_FANOUT ?? '1,10,50').split(',').filter(Boolean).map(Number)
 const WRITE = process.argv.includes('--write')
 const RESULTS = join(ROOT, 'bench/RESULTS.md')
+const BEFORE = process.env.BENCH_BEFORE
 const node = process.execPath
 const npx = 'npx' // npm's, from PATH; it runs on the node first on PATH (test/node/use.sh)
 
@@ -32,6 +34,8 @@ interface Case {
   id: string
   group: string
   label: string
+  /** Working directory: this checkout, or BENCH_BEFORE's. */
+  cwd?: string
   /** Targets this run syncs (API requests are reported per target). */
   targets: Target[]
   /** Brings the world to this case's starting point (not measured). */
@@ -101,7 +105,7 @@ async function runCase(w: World, c: Case, kubeconfig: string): Promise<{ out: Ru
   try {
     const out = await measure({
       argv: c.argv(kubeconfig),
-      cwd: ROOT,
+      cwd: c.cwd ?? ROOT,
       env: { ...process.env, NO_COLOR: '1', CI: 'true', CREDFLOW_STATE_DIR: w.env.stateDir, ...c.env?.(kubeconfig) },
       onLine: (l, at) => {
         if (rolledOutLine === undefined && /successfully rolled out/.test(l)) rolledOutLine = at
@@ -164,7 +168,9 @@ function defineCases(w: World): Case[] {
     { id: 'tool-help', group: 'f', label: 'start-up: node tasks/run.mjs --help', targets: [], argv: () => [node, 'tasks/run.mjs', '--help'] },
     { id: 'tool-help-zx', group: 'f', label: 'start-up: npx zx tasks/run.mjs --help', targets: [], argv: () => [npx, 'zx', 'tasks/run.mjs', '--help'] },
   )
-  return cases
+  if (!BEFORE) return cases
+  // The same tool cases from the other checkout, each right after its counterpart.
+  return cases.flatMap((c) => (c.id.startsWith('tool') ? [c, { ...c, id: `before-${c.id}`, label: `before: ${c.label}`, cwd: BEFORE, gap: undefined }] : [c]))
 }
 
 function render(cases: Case[], results: Map<string, Result>): string {
@@ -217,6 +223,13 @@ function render(cases: Case[], results: Map<string, Result>): string {
     '```',
     '',
   )
+  if (BEFORE) {
+    lines.push(`Before/after (this checkout / ${BEFORE}), median wall and CPU:`, '', '```')
+    for (const c of cases.filter((c) => results.has(`before-${c.id}`))) {
+      lines.push(`${c.label}: wall ${ratio(med(c.id), med(`before-${c.id}`))}, CPU ${ratio(med(c.id, 'cpu'), med(`before-${c.id}`, 'cpu'))}`)
+    }
+    lines.push('```', '')
+  }
   return lines.join('\n')
 }
 

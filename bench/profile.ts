@@ -31,6 +31,7 @@ try {
     process.stderr.write(`[profile] run ${i + 1}/${RUNS}: ${out.wallMs.toFixed(0)} ms wall, ${out.cpuMs.toFixed(0)} ms CPU\n`)
   }
   console.log(`phases of the last run (wall clock, ms from spawn):\n${phases.join('\n')}\n`)
+  console.log(`first seen on the CPU in the last run's profile (ms from the profile's start):\n${firstSeen(dir).join('\n')}\n`)
   console.log(`CPU profile, self time summed over ${RUNS} runs (${dir}):`)
   for (const [what, ms] of selfTimeByPlace(dir).slice(0, 25)) console.log(`  ${(ms / RUNS).toFixed(0).padStart(6)} ms/run  ${what}`)
 } finally {
@@ -50,13 +51,46 @@ function phasesOf(run: RunState, spawnedAt: number, exitedAt: number): string[] 
 interface ProfileNode {
   id: number
   callFrame: { functionName: string; url: string }
+  children?: number[]
+}
+interface Profile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+  startTime: number
+}
+
+const profiles = (profileDir: string): Profile[] =>
+  readdirSync(profileDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(profileDir, f), 'utf8')) as Profile)
+
+/** The engine's phases, by when their function first shows on a sampled stack. */
+const MILESTONES = ['main', 'checkStepInputs', 'prepareRun', 'startRecord', 'holdWorkflowLock', 'runWorkflow', 'importClientNode', 'finishRecord']
+
+function firstSeen(profileDir: string): string[] {
+  const p = profiles(profileDir).at(-1)
+  if (!p) return []
+  const parent = new Map<number, number>()
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const byId = new Map(p.nodes.map((n) => [n.id, n]))
+  const first = new Map<string, number>()
+  let t = 0
+  p.samples.forEach((id, i) => {
+    t += p.timeDeltas[i] / 1000
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const name = byId.get(at)!.callFrame.functionName
+      if (MILESTONES.includes(name) && !first.has(name)) first.set(name, t)
+    }
+  })
+  return [...first].sort((a, b) => a[1] - b[1]).map(([name, ms]) => `  ${ms.toFixed(0).padStart(6)}  ${name}`)
 }
 
 /** Self time per package (node_modules/<pkg>), per file of ours, or per V8/Node bucket. */
 function selfTimeByPlace(profileDir: string): Array<[string, number]> {
   const total = new Map<string, number>()
-  for (const f of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
-    const p = JSON.parse(readFileSync(join(profileDir, f), 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+  for (const p of profiles(profileDir)) {
     const place = new Map(p.nodes.map((n) => [n.id, placeOf(n.callFrame)]))
     p.samples.forEach((id, i) => {
       const k = place.get(id) ?? '?'
