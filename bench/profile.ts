@@ -13,31 +13,6 @@ import { openWorld, PRODUCTION } from './world.ts'
 import { ROOT } from '../test/e2e/gmail-env.ts'
 import type { RunState } from '../lib/engine/state.ts'
 
-const RUNS = Number(process.env.BENCH_PROFILE_RUNS ?? 3)
-const dir = mkdtempSync(join(tmpdir(), 'credflow-profile-'))
-const world = await openWorld((l) => process.stderr.write(`${l}\n`))
-try {
-  let phases: string[] = []
-  for (let i = 0; i < RUNS; i++) {
-    await world.reset([PRODUCTION])
-    const spawnedAt = Date.now()
-    const out = await measure({
-      argv: [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, 'tasks/run.mjs', 'gmail-reauth', ...world.env.sets({ targets: JSON.stringify([PRODUCTION]) }), '--yes', '--non-interactive'],
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', CI: 'true', CREDFLOW_STATE_DIR: world.env.stateDir },
-    })
-    if (out.code !== 0) throw new Error(`sync exited ${out.code}: ${out.stderr.slice(-2000)}`)
-    phases = phasesOf(world.env.runs().at(-1)!, spawnedAt, spawnedAt + out.wallMs)
-    process.stderr.write(`[profile] run ${i + 1}/${RUNS}: ${out.wallMs.toFixed(0)} ms wall, ${out.cpuMs.toFixed(0)} ms CPU\n`)
-  }
-  console.log(`phases of the last run (wall clock, ms from spawn):\n${phases.join('\n')}\n`)
-  console.log(`first seen on the CPU in the last run's profile (ms from the profile's start):\n${firstSeen(dir).join('\n')}\n`)
-  console.log(`CPU profile, self time summed over ${RUNS} runs (${dir}):`)
-  for (const [what, ms] of selfTimeByPlace(dir).slice(0, 25)) console.log(`  ${(ms / RUNS).toFixed(0).padStart(6)} ms/run  ${what}`)
-} finally {
-  await world.close()
-}
-
 function phasesOf(run: RunState, spawnedAt: number, exitedAt: number): string[] {
   const at = (iso?: string) => (iso ? Date.parse(iso) - spawnedAt : Number.NaN)
   const rows: Array<[number, string]> = [[at(run.startedAt), 'run recorded (start-up, loading, validation done)']]
@@ -108,4 +83,30 @@ function placeOf(cf: { functionName: string; url: string }): string {
   if (m) return `npm ${m[1]}`
   if (path.includes('node_modules/.cache/credflow/')) return 'npm @kubernetes/client-node (bundle)'
   return relative(ROOT, path)
+}
+
+// Last: the helpers above are initialized by now.
+const RUNS = Number(process.env.BENCH_PROFILE_RUNS ?? 3)
+const dir = mkdtempSync(join(tmpdir(), 'credflow-profile-'))
+const world = await openWorld((l) => process.stderr.write(`${l}\n`))
+try {
+  let phases: string[] = []
+  for (let i = 0; i < RUNS; i++) {
+    await world.reset([PRODUCTION])
+    const spawnedAt = Date.now()
+    const out = await measure({
+      argv: [process.execPath, '--cpu-prof', `--cpu-prof-dir=${dir}`, 'tasks/run.mjs', 'gmail-reauth', ...world.env.sets({ targets: JSON.stringify([PRODUCTION]) }), '--yes', '--non-interactive'],
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', CI: 'true', CREDFLOW_STATE_DIR: world.env.stateDir },
+    })
+    if (out.code !== 0) throw new Error(`sync exited ${out.code}: ${out.stderr.slice(-2000)}`)
+    phases = phasesOf(world.env.runs().at(-1)!, spawnedAt, spawnedAt + out.wallMs)
+    process.stderr.write(`[profile] run ${i + 1}/${RUNS}: ${out.wallMs.toFixed(0)} ms wall, ${out.cpuMs.toFixed(0)} ms CPU\n`)
+  }
+  console.log(`phases of the last run (wall clock, ms from spawn):\n${phases.join('\n')}\n`)
+  console.log(`first seen on the CPU in the last run's profile (ms from the profile's start):\n${firstSeen(dir).join('\n')}\n`)
+  console.log(`CPU profile, self time summed over ${RUNS} runs (${dir}):`)
+  for (const [what, ms] of selfTimeByPlace(dir).slice(0, 25)) console.log(`  ${(ms / RUNS).toFixed(0).padStart(6)} ms/run  ${what}`)
+} finally {
+  await world.close()
 }
