@@ -1,5 +1,5 @@
 /** `kubectl rollout restart` and a `kubectl rollout status`-style wait for Deployments. */
-import type { V1Deployment } from '@kubernetes/client-node'
+import type { KubeConfig, V1Deployment } from '@kubernetes/client-node'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { OpsError } from '../errors.ts'
 import { callOptions, clientNode, readRetried, type Kube } from './client.ts'
@@ -122,27 +122,31 @@ export async function waitForRollout(kube: Kube, ref: DeploymentRef, opts: WaitO
 
 /**
  * One watch of the Deployment from `resourceVersion`, until `done(object)` holds ('done'), the
- * server ends it or `signal` fires ('ended'), or RBAC refuses it ('forbidden'). A throw from
- * `done` (ProgressDeadlineExceeded) rejects.
+ * server ends it, `signal` fires or the request timeout passes ('ended'), or RBAC refuses it
+ * ('forbidden'). A throw from `done` (ProgressDeadlineExceeded) rejects. Like any request, a
+ * watch lasts at most the request timeout (as kubectl's --request-timeout bounds one): an
+ * apiserver that accepts it and never answers costs one timeout, then a fresh read.
  */
 async function watchDeployment(kube: Kube, ref: DeploymentRef, resourceVersion: string | undefined, signal: AbortSignal, done: (d: V1Deployment) => boolean): Promise<'done' | 'ended' | 'forbidden'> {
   const k8s = await clientNode()
+  const limit = kube.requestTimeoutMs
+  const bound = AbortSignal.any([signal, AbortSignal.timeout(limit)])
   return new Promise((resolve, reject) => {
     let settled = false
     let controller: AbortController | undefined
     const settle = (f: () => void) => {
       if (settled) return
       settled = true
-      signal.removeEventListener('abort', onAbort)
+      bound.removeEventListener('abort', onAbort)
       controller?.abort()
       f()
     }
     const onAbort = () => settle(() => resolve('ended'))
-    signal.addEventListener('abort', onAbort, { once: true })
+    bound.addEventListener('abort', onAbort, { once: true })
     const path = `/apis/apps/v1/namespaces/${encodeURIComponent(ref.namespace)}/deployments`
     // fieldSelector metadata.name: what RBAC needs to authorize a watch pinned by resourceNames.
-    const query = { fieldSelector: `metadata.name=${ref.name}`, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 }
-    new k8s.Watch(kube.kc)
+    const query = { fieldSelector: `metadata.name=${ref.name}`, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.max(1, Math.min(300, Math.floor(limit / 1000))) }
+    new k8s.Watch(abortable(kube.kc, bound))
       .watch(
         path,
         query,
@@ -165,6 +169,25 @@ async function watchDeployment(kube: Kube, ref: DeploymentRef, resourceVersion: 
         () => settle(() => resolve('ended')),
       )
   })
+}
+
+/**
+ * `kc` for client-node's Watch, whose request `signal` also aborts. Watch hands out its
+ * AbortController only once the response headers are in (client-node 1.4), so without this a
+ * watch the server never answers could not be ended; it sets its own signal on the fetch
+ * options, which here becomes "its signal or ours".
+ */
+function abortable(kc: KubeConfig, signal: AbortSignal): KubeConfig {
+  const applyToFetchOptions: KubeConfig['applyToFetchOptions'] = async (opts) => {
+    const init = await kc.applyToFetchOptions(opts)
+    let combined = signal
+    return Object.defineProperty(init, 'signal', {
+      get: () => combined,
+      set: (own: AbortSignal | undefined) => void (combined = own ? AbortSignal.any([own, signal]) : signal),
+      enumerable: true,
+    })
+  }
+  return Object.assign(Object.create(kc) as KubeConfig, { applyToFetchOptions })
 }
 
 /**

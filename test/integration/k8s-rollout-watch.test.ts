@@ -27,10 +27,10 @@ afterAll(async () => {
   await applyFixtures(kubeconfig)
 })
 
-async function through(kc: string) {
+async function through(kc: string, requestTimeoutMs?: number) {
   const proxy = await startApiProxy(kc, { dir, name: `watch-${proxies.length}` })
   proxies.push(proxy)
-  return { proxy, kube: await connect({ kubeconfig: proxy.kubeconfig }) }
+  return { proxy, kube: await connect({ kubeconfig: proxy.kubeconfig, requestTimeoutMs }) }
 }
 
 describe('waitForRollout', () => {
@@ -61,5 +61,22 @@ describe('waitForRollout', () => {
     // One refused watch, then polls: not a watch per poll.
     expect(asked.filter((q) => isWatch(q.path))).toHaveLength(1)
     expect(asked.filter((q) => q.method === 'GET' && q.path.endsWith(`/deployments/${FIXTURE.deployment}`)).length).toBeGreaterThanOrEqual(2)
+  }, 60_000)
+
+  it('gives up a watch the apiserver never answers after the request timeout, and reads again', async () => {
+    const { proxy, kube } = await through(kubeconfig, 1_000)
+    const release = proxy.wedge((q) => isWatch(q.path))
+    try {
+      const r = await restartDeployment(kube, ref)
+      const from = proxy.requests.length
+      // Unbounded, the first wedged watch would hold the wait until its own timeout (and fail).
+      const done = await waitForRollout(kube, ref, { minGeneration: r.generation, intervalMs: 100, timeoutMs: 45_000 })
+      expect(done.done).toBe(true)
+      const asked = proxy.requests.slice(from)
+      expect(asked.filter((q) => isWatch(q.path)).length).toBeGreaterThanOrEqual(1)
+      expect(asked.filter((q) => q.method === 'GET' && q.path.endsWith(`/deployments/${FIXTURE.deployment}`)).length).toBeGreaterThanOrEqual(2)
+    } finally {
+      release()
+    }
   }, 60_000)
 })
