@@ -2,7 +2,7 @@
  * Kubeconfig loading and API clients. @kubernetes/client-node takes ~0.6 s to import, so
  * it is loaded on first use (`await import`), keeping `--help` and planning-free paths fast.
  */
-import type { KubeConfig, CoreV1Api, AppsV1Api, AuthorizationV1Api, CoordinationV1Api, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
+import type { KubeConfig, CoreV1Api, AppsV1Api, AuthorizationV1Api, CoordinationV1Api, Configuration, ConfigurationOptions, RequestContext, ResponseContext } from '@kubernetes/client-node'
 import { createHash } from 'node:crypto'
 import { OpsError } from '../errors.ts'
 import { CLIENT_RETRY, retry } from '../retry.ts'
@@ -40,6 +40,8 @@ export interface Kube {
   server: string
   where: string
   requestTimeoutMs: number
+  /** Another API group's client (`kube.api(k8s.CustomObjectsApi)`), its requests bounded like these. */
+  api<T>(Api: new (config: Configuration) => T): T
   /** `k8sError` with this server and context filled in. */
   error(e: unknown, op: K8sOperation): OpsError
 }
@@ -125,6 +127,7 @@ async function open(target: KubeTarget, opts: { probe?: boolean; timeoutMs?: num
     server,
     where: `context ${context} (server ${server}${user ? `, user ${user}` : ''})`,
     requestTimeoutMs,
+    api: (Api) => new Api(config),
     error: (e, op) => k8sError(e, { server, context, ...op }),
   }
   if (opts.probe ?? true) await probeServer(kube, opts.timeoutMs ?? requestTimeoutMs)

@@ -34,7 +34,7 @@ const what = (ref: { namespace: string; name: string }) => ({ resource: 'credent
 
 async function api(kube: Kube) {
   const k8s = await clientNode()
-  return kube.kc.makeApiClient(k8s.CustomObjectsApi)
+  return kube.api(k8s.CustomObjectsApi)
 }
 
 /** The object, or undefined when it (or its CRD) does not exist: `crdMissing` tells the two apart. */

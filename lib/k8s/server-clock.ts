@@ -43,6 +43,6 @@ export class ServerClock {
 export async function measureServerClock(kube: Kube, signal?: AbortSignal, clock = new ServerClock()): Promise<ServerClock | undefined> {
   const k8s = await clientNode()
   const sentAt = clock.local()
-  await kube.kc.makeApiClient(k8s.VersionApi).getCode({}, callOptions({ signal, onResponse: (h) => clock.observe(h['date'], sentAt, clock.local()) }))
+  await kube.api(k8s.VersionApi).getCode({}, callOptions({ signal, onResponse: (h) => clock.observe(h['date'], sentAt, clock.local()) }))
   return clock.offsetMs === undefined ? undefined : clock
 }
