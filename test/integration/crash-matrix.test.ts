@@ -18,10 +18,10 @@ import { findLeaks, secretNeedles } from '../e2e/leaks.ts'
 import { CONCURRENCY, CRASH_POINTS, RECOVERIES, MATRIX_BEGIN, MATRIX_END, renderMatrix, type Recovery } from '../e2e/crash-matrix.ts'
 import { ROOT } from '../e2e/gmail-env.ts'
 import { CONSENTED_AT_ANNOTATION } from '../../lib/k8s/secret-replace.ts'
+import { toolPath } from '../ops/tools.ts'
 
 const kubeconfig = inject('kubeconfig')
 const ns = FIXTURE.namespace
-const FAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1'
 const SECRET_PATH = `/api/v1/namespaces/${ns}/secrets/${FIXTURE.secret}`
 const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
@@ -299,9 +299,11 @@ describe('two hosts, two state directories', () => {
 })
 
 describe('hosts whose clocks are off (libfaketime)', () => {
-  const skewed = (offset: string) => ({ LD_PRELOAD: FAKETIME, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' })
+  // Debian's libfaketime, unpacked into its cache directory by test/ops/tools.sh (debian-packages.sh).
+  let faketime: string
+  const skewed = (offset: string) => ({ LD_PRELOAD: faketime, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: '1' })
   beforeAll(() => {
-    expect(existsSync(FAKETIME), `${FAKETIME} (Debian libfaketime; test/ops/tools.sh installs it)`).toBe(true)
+    faketime = toolPath('libfaketime.so.1') // throws, naming the command to run, when it is missing
   })
 
   matrixCase(6, async () => {

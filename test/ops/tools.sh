@@ -5,8 +5,9 @@
 #   export CREDFLOW_TOOLS_DIR="$(bash test/ops/tools.sh | tail -n1)"
 #   bash test/ops/tools.sh --print-dir     # only print where the tools live; install nothing
 #
-# - apt: prometheus (/usr/bin/promtool, and the server the expiry tests scrape with) and the
-#   shell linter, only when missing;
+# - Debian packages, pinned and unpacked into the cache by test/ops/debian-packages.sh (never
+#   installed; apt is called only on a cold cache): prometheus (the server the expiry tests
+#   scrape with, and promtool), shellcheck, libfaketime (the crash matrix's skewed clock);
 # - kube-state-metrics, built from the Go module proxy by test/ops/kube-state-metrics.sh;
 # - Go (GOTOOLCHAIN=local, pinned below): actionlint, act (runs .forgejo workflows on the host
 #   in ops-forgejo-exec.test.ts), tfrender (test/ops/tfrender, renders terraform/ with hashicorp/hcl/v2), and OpenTofu
@@ -16,7 +17,8 @@
 #
 # Binaries live in $CREDFLOW_CACHE_DIR/tools-<version>/ (default ~/.cache/credflow), where the
 # version is a hash of the pins and the Go version (tfrender: a stamp of its sources), so a warm
-# run only checks files. Links to promtool and shellcheck sit beside them: one directory has all.
+# run only checks files. Links to the Debian tools and kube-state-metrics (each in a cache
+# directory keyed by its own version) sit beside them: one directory has all.
 # Cold on 2 cores: about 8 minutes, most of it OpenTofu and the provider; warm: under a second.
 #
 # forgejo-runner is not built: its module host (code.forgejo.org) is not on the Go module
@@ -57,29 +59,16 @@ start=$(date +%s)
 mkdir -p "$DIR"
 
 # --- Debian packages -------------------------------------------------------------------
-apt_missing=()
-{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || apt_missing+=(prometheus)
-command -v shellcheck >/dev/null || apt_missing+=(shellcheck)
-# libfaketime: the crash matrix runs one "host" with its clock minutes off (LD_PRELOAD).
-[[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] || apt_missing+=(libfaketime)
-if [[ ${#apt_missing[@]} -gt 0 ]]; then
-  [[ $(id -u) -eq 0 ]] || die "need root to apt-get install ${apt_missing[*]}"
-  log "apt-get install ${apt_missing[*]}"
-  # The prometheus package would start its daemon; policy-rc.d 101 tells invoke-rc.d not to.
-  own_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
-  fi
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >&2
-  [[ $own_policy -eq 0 ]] || rm -f /usr/sbin/policy-rc.d
-else
-  log "apt: promtool, prometheus, shellcheck and libfaketime present"
-fi
-for t in promtool shellcheck prometheus; do
-  ln -sfn "$(command -v "$t")" "$DIR/$t"
-  log "$t: $("$DIR/$t" --version 2>&1 | grep -m1 -Eo '(version:? )[^ ]+')"
-done
+# Unpacked into their own version-keyed cache directories (no apt install, no root when warm).
+link() { # target, name: replace the link atomically (tests of other runs may be reading it)
+  [[ "$(readlink "$DIR/$2" 2>/dev/null)" == "$1" ]] && return
+  ln -sfn "$1" "$DIR/.$2.link.$$" && mv -Tf "$DIR/.$2.link.$$" "$DIR/$2"
+}
+debian=$(bash "$HERE/debian-packages.sh")
+while read -r tool path; do
+  link "$path" "$tool"
+  [[ $tool == *.so.* ]] || log "$tool: $("$DIR/$tool" --version 2>&1 | grep -m1 -Eo '(version:? )[^ ]+')"
+done <<<"$debian"
 
 # --- Go tools --------------------------------------------------------------------------
 need_go() {
@@ -133,7 +122,7 @@ build tofu "github.com/opentofu/opentofu $TOFU_VERSION (slow: minutes)" build_to
 build terraform-provider-kubernetes "github.com/hashicorp/terraform-provider-kubernetes $KUBERNETES_PROVIDER_VERSION (slow: minutes)" \
   env GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "github.com/hashicorp/terraform-provider-kubernetes@$KUBERNETES_PROVIDER_VERSION"
 # Its own cache (keyed by its version and wrapper); the link puts it beside the other tools.
-ln -sfn "$(bash "$HERE/kube-state-metrics.sh" | tail -n1)" "$DIR/kube-state-metrics"
+link "$(bash "$HERE/kube-state-metrics.sh" | tail -n1)" kube-state-metrics
 
 # Tests run tofu with TF_CLI_CONFIG_FILE=$DIR/tofurc.
 cat > "$DIR/tofurc" <<EOF

@@ -1,7 +1,9 @@
 /**
  * Where the ops tests find their tools: $CREDFLOW_TOOLS_DIR if set, else the directory
- * test/ops/tools.sh installs into (`tools.sh --print-dir`, which builds nothing). A missing tool
- * is a failure with the command to run, never a skip.
+ * test/ops/tools.sh installs into (`tools.sh --print-dir`, which builds nothing); the Debian
+ * tools straight from their version-keyed cache directories (`debian-packages.sh --print`), not
+ * through that directory's links, which a run of another checkout's tools.sh may point elsewhere.
+ * A missing tool is a failure with the command to run, never a skip.
  */
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -10,10 +12,12 @@ import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TOOLS_SH = fileURLToPath(new URL('./tools.sh', import.meta.url))
+const DEBIAN_SH = fileURLToPath(new URL('./debian-packages.sh', import.meta.url))
 
-export type OpsTool = 'promtool' | 'shellcheck' | 'actionlint' | 'act' | 'tfrender' | 'tofu' | 'prometheus' | 'kube-state-metrics'
+export type OpsTool = 'promtool' | 'shellcheck' | 'actionlint' | 'act' | 'tfrender' | 'tofu' | 'prometheus' | 'kube-state-metrics' | 'libfaketime.so.1'
 
 let cachedDir: string | undefined
+let debianPaths: Map<string, string> | undefined
 
 export function toolsDir(): string {
   if (process.env.CREDFLOW_TOOLS_DIR) return process.env.CREDFLOW_TOOLS_DIR
@@ -21,10 +25,16 @@ export function toolsDir(): string {
   return cachedDir
 }
 
+/** The Debian tools' paths in their cache directories, as `debian-packages.sh --print` lists them. */
+export function debianToolPaths(): Map<string, string> {
+  debianPaths ??= new Map(execFileSync('bash', [DEBIAN_SH, '--print'], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' ') as [string, string]))
+  return debianPaths
+}
+
 /** Absolute path of a tool; throws (failing the test) when it is not installed. */
 export function toolPath(name: OpsTool): string {
   const dir = toolsDir()
-  const path = join(dir, name)
+  const path = (!process.env.CREDFLOW_TOOLS_DIR && debianToolPaths().get(name)) || join(dir, name)
   if (!existsSync(path)) {
     throw new Error(
       `${name} is not installed in ${dir}: run \`bash test/ops/tools.sh\` (installs the pinned ops tools ` +

@@ -108,7 +108,7 @@ function engineCalls(sb: Sandbox): { cwd: string; args: string[] }[] {
 
 describe('shellcheck', () => {
   it('passes on the operator script and the tools installer', () => {
-    const r = runTool('shellcheck', ['--severity=style', SCRIPT, join(REPO_ROOT, 'test/ops/tools.sh'), join(REPO_ROOT, 'test/ops/kube-state-metrics.sh')])
+    const r = runTool('shellcheck', ['--severity=style', SCRIPT, join(REPO_ROOT, 'test/ops/tools.sh'), join(REPO_ROOT, 'test/ops/kube-state-metrics.sh'), join(REPO_ROOT, 'test/ops/debian-packages.sh')])
     expect(r.stdout + r.stderr).toBe('')
     expect(r.status).toBe(0)
   })
