@@ -5,10 +5,11 @@
 // `tofu apply` of the whole module: the CredentialExpiry CRD, kube-state-metrics' RBAC, the rule.
 import * as k8s from '@kubernetes/client-node'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { parseAllDocuments, stringify } from 'yaml'
 import { applyManifestFiles, deleteManifestFiles, readManifests } from '../ops/cluster.ts'
 import { REPO_ROOT, runTool, tofuEnv } from '../ops/tools.ts'
 import { KSM_RBAC } from '../ops/monitoring.ts'
@@ -27,8 +28,11 @@ const GVP = { group: 'monitoring.coreos.com', version: 'v1', plural: 'prometheus
 let objects: k8s.CustomObjectsApi
 let manifest: any
 
+/** Where a deployer's forge serves credflow's README (the module's required runbook_base_url). */
+const RUNBOOK = 'https://git.corp.internal/platform/credflow/src/branch/main/README.md'
+
 function render(): any {
-  const r = runTool('tfrender', ['terraform/modules/monitoring'])
+  const r = runTool('tfrender', ['-var', `runbook_base_url=${RUNBOOK}`, 'terraform/modules/monitoring'])
   if (r.status !== 0) throw new Error(`tfrender failed:\n${r.stderr}`)
   return JSON.parse(r.stdout).resources['kubernetes_manifest.gmail_oauth_expiry'].manifest
 }
@@ -92,9 +96,12 @@ beforeAll(async () => {
 })
 
 describe("deploy/monitoring's manifests for GitOps users are accepted by the real CRDs", () => {
-  it('the PrometheusRule and the ServiceMonitor pass a strict server-side dry run', async () => {
+  it('the PrometheusRule and the ServiceMonitor pass a strict server-side dry run, also as `kubectl kustomize deploy/monitoring` builds the rule', async () => {
     const plural: Record<string, string> = { PrometheusRule: 'prometheusrules', ServiceMonitor: 'servicemonitors' }
-    for (const file of GITOPS) {
+    const kustomized = join(mkdtempSync(join(runDir, 'kustomize-')), 'prometheusrule.yaml')
+    const built = parseAllDocuments(execFileSync(buildKubectl(), ['kustomize', join(REPO_ROOT, 'deploy/monitoring')], { encoding: 'utf8', timeout: 60_000 })).map((d) => d.toJS())
+    writeFileSync(kustomized, stringify(built.find((d) => d.kind === 'PrometheusRule')))
+    for (const file of [...GITOPS, kustomized]) {
       for (const obj of readManifests(file)) {
         const created = await objects.createNamespacedCustomObject({ ...GVP, plural: plural[obj.kind!], namespace: obj.metadata!.namespace!, body: obj, fieldValidation: 'Strict', dryRun: 'All' })
         expect(created.kind, file).toBe(obj.kind)
@@ -169,11 +176,13 @@ describe('tofu apply of terraform/modules/monitoring creates what the cluster ne
   // provider plans kubernetes_manifest against the live CRD schema (it needs the CRD at plan time).
   const root = () => {
     const dir = mkdtempSync(join(runDir, 'tofu-root-'))
+    // A copy of the module alone, given by absolute path: tofu copies it into .terraform/modules
+    // like a registry download, so nothing of the repository comes along.
+    const module = join(mkdtempSync(join(runDir, 'tofu-module-')), 'monitoring')
+    cpSync(join(REPO_ROOT, 'terraform/modules/monitoring'), module, { recursive: true })
     writeFileSync(join(dir, 'main.tf'), [
       `provider "kubernetes" {\n  config_path = ${JSON.stringify(admin)}\n}\n`,
-      // A relative path, as from a root module in the same repository: used in place, so the
-      // module reads deploy/ beside it (an absolute path would be copied alone, like a download).
-      `module "monitoring" {\n  source = ${JSON.stringify(relative(dir, join(REPO_ROOT, 'terraform/modules/monitoring')))}\n}\n`,
+      `module "monitoring" {\n  source           = ${JSON.stringify(module)}\n  runbook_base_url = ${JSON.stringify(RUNBOOK)}\n}\n`,
       'output "prometheus_rule" {\n  value = module.monitoring.prometheus_rule\n}\n',
     ].join('\n'))
     return dir

@@ -18,5 +18,5 @@ output "credential_expiry_crd" {
 
 output "kube_state_metrics_custom_resource_state_config" {
   description = "kube-state-metrics' custom-resource-state config for CredentialExpiry (YAML text): yamldecode it into kube-prometheus-stack's kube-state-metrics.customResourceState.config, or give it to --custom-resource-state-config-file."
-  value       = file("${local.deploy}/monitoring/kube-state-metrics-config.yaml")
+  value       = file("${local.manifests}/kube-state-metrics-config.yaml")
 }
