@@ -10,7 +10,7 @@ import { errorInfo } from './scheduler/errors.ts'
 import { NodeLedger } from './scheduler/ledger.ts'
 import { executeNode, probeNode, scopeOf, type RunScope } from './scheduler/node-run.ts'
 import { resolveInputs, upstreamProblem } from './scheduler/readiness.ts'
-import { summarise } from './scheduler/summary.ts'
+import { summarise, type WaitingFor } from './scheduler/summary.ts'
 import { ConfirmGate } from './scheduler/confirm.ts'
 import type { PlannedNode } from './render/confirm.ts'
 
@@ -82,9 +82,16 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   const statusOf = (i: Instance) => ledger.status(i.id)
   const ran = instances.filter((i) => !o.resume.untouched.has(i.id))
   const failures = ran.filter((i) => statusOf(i) === 'failed')
-  const unconfirmed = failures.length > 0 && failures.every((i) => ledger.get(i.id)!.error?.reason === 'NeedsConfirmation')
-  const verdict = summarise({ ran: ran.map(statusOf), all: instances.map(statusOf), aborted: o.signal.aborted, dryRun: o.dryRun, unconfirmed })
+  const verdict = summarise({ ran: ran.map(statusOf), all: instances.map(statusOf), aborted: o.signal.aborted, dryRun: o.dryRun, waitingFor: waitingFor(failures.map((i) => ledger.get(i.id)!.error?.reason)) })
   return { ...verdict, nodes: ledger.snapshot(), instances, declined: [...run.gate.declined] }
+}
+
+/** A run whose every failure waits for a confirmation, or for a person (a confirmation or consent), and nothing else. */
+function waitingFor(reasons: Array<string | undefined>): WaitingFor | undefined {
+  if (reasons.length === 0) return undefined
+  if (reasons.every((r) => r === 'NeedsConfirmation')) return 'confirmation'
+  if (reasons.every((r) => r === 'NeedsConfirmation' || r === 'NeedsOperator')) return 'operator'
+  return undefined
 }
 
 /** One instance whose needs have finished: decide whether it may start, then run it in a slot. */

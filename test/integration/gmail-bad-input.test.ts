@@ -39,15 +39,18 @@ afterAll(async () => {
   await resetFixtures(kubeconfig)
 })
 
-/** Run non-interactively; assert exit 1 and that neither the cluster nor the token file changed. */
-async function refused(sets: Record<string, string>, tokenFile?: string | Buffer | null): Promise<RunResult> {
+/**
+ * Run non-interactively; assert the exit code (1 a failure, 4 when only a person at a consent
+ * screen can fix it) and that neither the cluster nor the token file changed.
+ */
+async function refused(sets: Record<string, string>, tokenFile?: string | Buffer | null, code: 1 | 4 = 1): Promise<RunResult> {
   if (tokenFile === null) rmSync(env.tokenFile, { force: true })
   else writeFileSync(env.tokenFile, tokenFile ?? goodToken, { mode: 0o600 })
   const fileBefore = existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined
   const before = await view.snapshot()
   const r = await env.run([...env.sets(sets), '--non-interactive', '--yes'])
-  expect(r.code, r.stdout + r.stderr).toBe(1)
-  expect(r.stdout).toMatch(/failed \(exit 1\)/)
+  expect(r.code, r.stdout + r.stderr).toBe(code)
+  expect(r.stdout).toContain(`failed (exit ${code})`)
   expect(await view.snapshot()).toEqual(before)
   expect(existsSync(env.tokenFile) ? readFileSync(env.tokenFile) : undefined).toEqual(fileBefore)
   return r
@@ -56,13 +59,13 @@ const failedLine = (r: RunResult, node: string) => r.stdout.split('\n').find((l)
 
 describe('a bad token file', () => {
   it('missing (non-interactive): names the file, asks for an operator', async () => {
-    const r = await refused({}, null)
+    const r = await refused({}, null, 4)
     expect(failedLine(r, 'reauth')).toMatch(/needs an operator at a terminal: cannot read token file \S+gmail-westsidebasktball\.json: ENOENT/)
     expect(r.stdout).toMatch(/\[reauth\] hint: consent needs a person at a browser/)
   })
 
   it('empty', async () => {
-    const r = await refused({}, '')
+    const r = await refused({}, '', 4)
     expect(failedLine(r, 'reauth')).toMatch(/token file \S+ is empty/)
   })
 
@@ -83,13 +86,13 @@ describe('a bad token file', () => {
   it('without a refresh_token', async () => {
     const doc = JSON.parse(goodToken.toString())
     delete doc.refresh_token
-    const r = await refused({}, JSON.stringify(doc))
+    const r = await refused({}, JSON.stringify(doc), 4)
     expect(failedLine(r, 'reauth')).toMatch(/has no refresh_token, so it cannot be refreshed/)
   })
 
   it("of another account: refuses to sync another account's token", async () => {
     const other = await env.seedTokenFile({ email: 'someone.else@gmail.com' })
-    const r = await refused({}, other)
+    const r = await refused({}, other, 4)
     expect(failedLine(r, 'reauth')).toMatch(/the token belongs to someone\.else@gmail\.com, not westsidebasketball@gmail\.com/)
   })
 

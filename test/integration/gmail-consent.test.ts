@@ -43,11 +43,12 @@ async function changesNothing(args: string[], opts: Parameters<GmailEnv['run']>[
 const syncedFromFile = async () => expect((await view.secretBytes())!.equals(readFileSync(env.tokenFile))).toBe(true)
 
 describe('a refresh token past the 7-day Testing-mode limit', () => {
-  it('--non-interactive: exit 1 with the SSH runbook, nothing changed', async () => {
+  it('--non-interactive: exit 4 (consent needed) with the SSH runbook, nothing changed', async () => {
     await env.seedTokenFile()
     env.standIn.control.advance(8 * DAY)
     const r = await changesNothing([...sets, '--non-interactive'])
-    expect(r.code, r.stdout + r.stderr).toBe(1)
+    expect(r.code, r.stdout + r.stderr).toBe(4)
+    expect(r.stdout).toContain('failed (exit 4)')
     const out = r.stdout
     expect(out).toMatch(/\[reauth\] FAILED.*needs an operator at a terminal: the refresh token is expired or revoked \(invalid_grant\)/)
     expect(out).toMatch(/ssh -L 8765:127\.0\.0\.1:8765 \S+@\S+/)
@@ -80,7 +81,7 @@ describe('a refresh token past the 7-day Testing-mode limit', () => {
 
   it('the runbook names the configured loopback port', async () => {
     const r = await changesNothing([...env.sets({ kubeconfig: proxy.kubeconfig, loopbackPort: '9876' }), '--non-interactive'])
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4)
     expect(r.stdout).toMatch(/ssh -L 9876:127\.0\.0\.1:9876 /)
     expect(r.stdout).toMatch(/--set loopbackPort=9876\n/)
   })
@@ -171,7 +172,7 @@ describe('a consent that grants only some of the scopes', () => {
     await env.seedTokenFile({ scopes: SCOPES.slice(0, 2) })
     // Without a browser the consent cannot happen: the point is that reauth wants one.
     const r = await changesNothing([...sets, '--non-interactive'])
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4)
     expect(r.stdout).toMatch(/\[reauth\] FAILED.*needs an operator at a terminal: .*gmail\.modify.*gmail\.labels/)
   })
 })
@@ -261,7 +262,7 @@ describe('the consent age follows the grant (a client in Production status: Goog
       state.nodes.reauth.outputs.consentedAt = new Date(Date.now() - 6 * DAY).toISOString()
       writeFileSync(file, JSON.stringify(state))
       const due = await prod.run([...prod.sets(), '--non-interactive'])
-      expect(due.code, due.stdout + due.stderr).toBe(1)
+      expect(due.code, due.stdout + due.stderr).toBe(4)
       expect(due.stdout).toMatch(/\[reauth\] FAILED.*consent is 6d0h old \(reauthAfter 5d\)/)
 
       await prod.seedTokenFile() // the operator consented by hand: a new refresh token

@@ -138,7 +138,7 @@ describe('refusals true for the client in use, before anything changes', () => {
 
   it('with the built-in consent, which asks for exactly requiredScopes, a new consent is what helps', async () => {
     const r = await changesNothing([...defaults, ...withSharing, '--non-interactive'])
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(4)
     expect(r.stdout).toMatch(/\[reauth\] FAILED.*needs an operator at a terminal: the grant lacks https:\/\/www\.googleapis\.com\/auth\/gmail\.settings\.sharing: consent again and tick every box/)
   })
 

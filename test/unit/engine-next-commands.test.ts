@@ -69,7 +69,8 @@ describe('after a failed run', () => {
   })
   it("an interactive node's runbook hint runs that node of this run (--only with the state dir)", async () => {
     const r = await runMain(['inter', '--set', `dir=${sb.data}`, '--non-interactive'], sb.env)
-    expect(r.code).toBe(1)
+    expect(r.code, 'a run that stops for a person exits 4 (consent needed), not 1').toBe(4)
+    expect(r.stdout).toMatch(/failed \(exit 4\)/)
     const cmd = after(r.stdout, 'hint: run it by hand on a terminal: ')
     expect(cmd).toBe(`CREDFLOW_WORKFLOWS_DIR=${sb.env.CREDFLOW_WORKFLOWS_DIR} npx zx tasks/run.mjs inter --state-dir ${sb.state} --only consent`)
     const done = paste(`${cmd} --interactive </dev/null`)

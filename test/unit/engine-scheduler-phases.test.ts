@@ -135,6 +135,13 @@ describe('summarise: the run status and the exit code', () => {
   const s = (ran: NodeStatus[], all = ran, o: { aborted?: boolean; dryRun?: boolean } = {}) => summarise({ ran, all, aborted: o.aborted ?? false, dryRun: o.dryRun ?? false })
   it('succeeds when every node is satisfied', () => expect(s(['succeeded', 'cached', 'skipped'])).toEqual({ status: 'succeeded', exitCode: EXIT.ok }))
   it('fails on a failed or blocked node', () => expect(s(['succeeded', 'blocked'])).toEqual({ status: 'failed', exitCode: EXIT.failed }))
+  it('exits 4 when every failure waits for a person (consent), 2 when every one is a confirmation no terminal gave, 1 beside a real error', () => {
+    const w = (waitingFor?: 'confirmation' | 'operator') => summarise({ ran: ['failed', 'blocked'], all: ['failed', 'blocked'], aborted: false, dryRun: false, waitingFor })
+    expect(w('operator')).toEqual({ status: 'failed', exitCode: EXIT.needsOperator })
+    expect(w('confirmation')).toEqual({ status: 'failed', exitCode: EXIT.usage })
+    expect(w()).toEqual({ status: 'failed', exitCode: EXIT.failed })
+    expect(summarise({ ran: ['failed'], all: ['failed'], aborted: true, dryRun: false, waitingFor: 'operator' }).exitCode).toBe(EXIT.interrupted)
+  })
   it('is interrupted when the signal came, whatever the nodes say', () => expect(s(['succeeded'], ['succeeded'], { aborted: true })).toEqual({ status: 'interrupted', exitCode: EXIT.interrupted }))
   it('answers for what --only ran with the exit code, for the workflow with the status', () => {
     expect(s(['succeeded'], ['succeeded', 'pending'])).toEqual({ status: 'incomplete', exitCode: EXIT.ok })
