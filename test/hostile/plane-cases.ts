@@ -185,10 +185,11 @@ export const PLANE_CASES: PlaneCase[] = [
     says: [/\[reauth\] running \S+hang-consent\.sh/, 'credflow: SIGTERM: stopping running steps'],
     mayChange: ['state'],
     run(s) {
-      writeFileSync(HANG_CONSENT, `#!/bin/sh\necho $$ > ${HANG_PID}\nexec sleep 600\n`, { mode: 0o755 })
+      // It says when its pid is written: a SIGTERM at "[reauth] running" could beat that on a loaded machine.
+      writeFileSync(HANG_CONSENT, `#!/bin/sh\necho $$ > ${HANG_PID}\necho "hang-consent: waiting for a browser"\nexec sleep 600\n`, { mode: 0o755 })
       return {
         args: s.args({ reauthMode: 'external', reauthCommand: HANG_CONSENT, reauthAfter: '0s' }, '--yes', '--interactive'),
-        signal: { name: 'SIGTERM', after: /\[reauth\] running / },
+        signal: { name: 'SIGTERM', after: /hang-consent: waiting for a browser/ },
         deadlineMs: 40_000,
       }
     },
