@@ -49,7 +49,7 @@ interface FlagSpec {
 }
 
 export const FLAGS: FlagSpec[] = [
-  { name: 'dry-run', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'check and plan only: print every change, write nothing; =server and =client as in kubectl (both ask the server)' },
+  { name: 'dry-run', env: 'CREDFLOW_DRY_RUN', kind: 'bool', help: 'check and plan only: print every change, write nothing; =server and =client as in kubectl (both ask the server), =none for no dry run' },
   { name: 'resume', env: 'CREDFLOW_RESUME', kind: 'optional', arg: 'RUN_ID', help: 'continue a run (default: the latest unfinished one): keep what succeeded, rerun the rest' },
   { name: 'from', env: 'CREDFLOW_FROM', kind: 'string', arg: 'NODE', help: 'like --resume, and also rerun NODE (or one instance, e.g. update-secret[ns]) and everything after it; with no earlier run, a full run' },
   { name: 'only', env: 'CREDFLOW_ONLY', kind: 'string', arg: 'NODE', help: 'run just NODE (or one instance, e.g. update-secret[ns]) with the upstream outputs stored by the last run; needs an earlier run unless NODE has no upstream' },
@@ -134,8 +134,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : undefined
     let value: string | true
     if (spec.kind === 'bool') {
-      // kubectl's --dry-run=server|client: every dry run here asks the server (dryRun=All).
-      if (spec.name === 'dry-run' && inline !== undefined && /^(server|client)$/.test(inline)) value = true
+      // kubectl's --dry-run=server|client|none: every dry run here asks the server (dryRun=All); none is no dry run.
+      if (spec.name === 'dry-run' && inline !== undefined && /^(server|client|none)$/.test(inline)) value = inline === 'none' ? 'false' : true
+      else if (spec.name === 'dry-run' && inline !== undefined && !/^(1|true|yes|on|0|false|no|off)?$/i.test(inline))
+        throw new UsageError(`--dry-run=${inline}: expected server, client or none (as in kubectl; server and client are both server-side dry runs here), or true/false`)
       else if (spec.name === 'graph' && inline !== undefined && /^(mermaid|tree)$/.test(inline)) (value = true), (graphFormat = inline as 'mermaid' | 'tree')
       else if (inline !== undefined) value = envBool(`--${spec.name}`, inline) ? true : 'false'
       else value = true

@@ -155,7 +155,7 @@ describe('strict argument parsing', () => {
       [['diamond', '--from'], '--from needs a value (NODE)'],
       [['diamond', '--state-dir', '--dry-run'], '--state-dir needs a value (DIR)'],
       [['diamond', '--max-parallel', '0'], '--max-parallel 0: expected a whole number from 1 to 64'],
-      [['diamond', '--dry-run=maybe'], '--dry-run=maybe: expected 1/true/yes or 0/false/no'],
+      [['diamond', '--dry-run=maybe'], '--dry-run=maybe: expected server, client or none'],
       [['diamond', 'noop7'], 'expected one workflow name, got: diamond noop7'],
       [['diamond', '--from', 'a', '--only', 'b'], '--from and --only cannot be combined'],
       [['diamond', '--status', '--dry-run'], '--status and --dry-run cannot be combined: --status only reads (every check, no run)'],

@@ -27,10 +27,12 @@ describe('kubectl habits', () => {
     expect((await runMain(['diamond', '-o', 'jsno'], sb.env)).stderr).toContain('-o jsno: expected json, yaml or wide; did you mean json?')
     expect((await runMain(['diamond', '--frobnicate'], sb.env)).stderr).not.toContain('did you mean')
   })
-  it('--dry-run=server and =client are dry runs; --dry-run=maybe is refused', () => {
+  it('--dry-run=server and =client are dry runs, =none is not (as in kubectl); --dry-run=maybe is refused with the values kubectl takes', () => {
     expect(parseArgs(['x', '--dry-run=server']).dryRun).toBe(true)
     expect(parseArgs(['x', '--dry-run=client']).dryRun).toBe(true)
-    expect(() => parseArgs(['x', '--dry-run=maybe'])).toThrow(/expected 1\/true\/yes/)
+    expect(parseArgs(['x', '--dry-run=none']).dryRun).toBe(false)
+    expect(parseArgs(['x', '--dry-run=false']).dryRun).toBe(false)
+    expect(() => parseArgs(['x', '--dry-run=maybe'])).toThrow('--dry-run=maybe: expected server, client or none')
   })
   it('--context and --kubeconfig are the params of those names, after any --set', () => {
     const a = parseArgs(['gmail-reauth', '--set', 'context=a', '--context', 'prod@pal-e', '--kubeconfig=/k'])
