@@ -1,7 +1,7 @@
 /**
  * Refresh one key of a Secret by delete + create rather than update: creationTimestamp is
- * immutable, and kube-state-metrics' `kube_secret_created` (what the age alert watches)
- * only moves when the object is recreated.
+ * immutable and only moves when the object is recreated: after a new grant the Secret's AGE
+ * is that sync's. (The expiry alert does not read it: docs/expiry.md.)
  */
 import { OpsError } from '../errors.ts'
 import { crashPoint } from '../crash-point.ts'

@@ -1,9 +1,9 @@
 // update-secret: data[key] of the Secret becomes the token file's bytes, byte for byte.
 // A new grant (a new refresh token: a consent) recreates the Secret (delete with
-// preconditions, then create) so that its creationTimestamp, which kube-state-metrics
-// exports as kube_secret_created and the age alert reads, is the refresh time. The same
-// grant with a newer access token is updated in place, so the alert keeps counting from the
-// consent. The previous Secret is backed up (0600, run directory) until verify-decode
+// preconditions, then create) so that its creationTimestamp (kubectl's AGE) is the sync of
+// that consent, and verify-decode can tell pods started after it. The same grant with a
+// newer access token is updated in place: its AGE keeps counting from that sync. The alert
+// reads neither: it counts from the consent recorded by record-expiry (docs/expiry.md). The previous Secret is backed up (0600, run directory) until verify-decode
 // passes; a crash between delete and create is healed on --resume.
 import { basename } from 'node:path'
 import { z } from 'zod'
@@ -134,8 +134,8 @@ const kubeOf = (i: In) => connect(targetOf(i))
 /**
  * The Secret already holds this grant (same refresh token) and only the access token or
  * expiry in the file moved, as gmail-mcp rewrites it on every refresh. Such a change is
- * synced in place: recreating the Secret would reset kube_secret_created, and the age alert
- * would then count from a sync instead of from the last consent, past Google's 7-day limit.
+ * synced in place: recreating the Secret would make its AGE (and what verify-decode
+ * compares pods with) a refresh, not the sync of the last consent.
  */
 function sameGrant(live: SecretSnapshot | undefined, key: string, bytes: SecretValue): boolean {
   const have = live?.data[key]
