@@ -57,6 +57,16 @@ export interface HostileCase<S> {
   check?(s: S, out: Outcome): void | Promise<void>
   /** Put back what `run` changed in a shared world (the plane), whatever the outcome. */
   after?(s: S): void | Promise<void>
+  /**
+   * A local case run on the real plane too (test/integration/hostile-local-on-plane.test.ts):
+   * 'own' when its point is a server that refuses or never answers, so it keeps that kubeconfig
+   * and the plane must see none of its requests.
+   */
+  cluster?: 'own'
+  /** What a reachable cluster changes in the outcome (stated, never derived from the output). */
+  onPlane?: { exit: number; says: Array<string | RegExp>; never?: Array<string | RegExp> }
+  /** The case starts a real run: it takes and gives back the workflow's Lease (its lock), the one write it may send. */
+  takesLock?: boolean
 }
 
 export interface Outcome {
@@ -145,8 +155,13 @@ export function fileSnapshot(dir: string): Record<string, string> {
   return out
 }
 
+type Expected = Pick<HostileCase<unknown>, 'exit' | 'says' | 'never'>
+
+/** What a local case must answer when its cluster is the real plane: its own expectation unless it states another. */
+export const onPlane = (c: HostileCase<unknown>): Expected => c.onPlane ?? c
+
 /** The message assertions every case shares: the exit code, each phrase, no stack trace, no hang. */
-export function expectations(c: HostileCase<unknown>, o: Outcome): string[] {
+export function expectations(c: Expected, o: Outcome): string[] {
   const problems: string[] = []
   if (o.text.includes('[HANG')) problems.push('hung until the deadline')
   if (o.code !== c.exit) problems.push(`exit ${o.code} (signal ${o.signal}), expected ${c.exit}`)
@@ -160,6 +175,7 @@ export function expectations(c: HostileCase<unknown>, o: Outcome): string[] {
 /** The docs row of a case: the phrases as they read (regexes by their source, unescaped a little). */
 export function docRow(c: HostileCase<unknown>, where: 'unit' | 'plane'): string {
   const phrase = (p: string | RegExp) => (typeof p === 'string' ? p : p.source.replace(/\\([.()[\]/?*+])/g, '$1'))
-  const says = c.says.map((p) => `“${phrase(p).replace(/\|/g, '\\|')}”`).join(', ')
-  return `| ${c.id} | ${c.cls} | ${c.did.replace(/\|/g, '\\|')} | ${c.exit} | ${says} | ${where} |`
+  const says = (ps: Array<string | RegExp>) => ps.map((p) => `“${phrase(p).replace(/\|/g, '\\|')}”`).join(', ')
+  const plane = c.cluster === 'own' ? 'its own server (the plane not asked)' : c.onPlane ? `exit ${c.onPlane.exit}: ${says(c.onPlane.says)}` : 'the same'
+  return `| ${c.id} | ${c.cls} | ${c.did.replace(/\|/g, '\\|')} | ${c.exit} | ${says(c.says)} | ${where} | ${plane} |`
 }

@@ -9,11 +9,12 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import type { HostileCase } from './case.ts'
 import { type LocalSandbox } from './local.ts'
-import { FIXTURE_TOKEN_JSON } from '../k8s/fixtures.ts'
 
 type Case = HostileCase<LocalSandbox>
 
 const USAGE = "Run 'npx zx tasks/run.mjs --help' for usage."
+const REFUSED = 'nothing was changed and no run was recorded'
+const DRY_RUN_DONE = 'dry run: nothing was changed and no state was written'
 const mkfifo = (p: string) => execFileSync('mkfifo', [p])
 const RUN_ID = '20261201T020000Z-ab12'
 
@@ -129,7 +130,7 @@ export const LOCAL_CASES: Case[] = [
     cls: 1,
     did: '--set account=westsidebasketball (not an email address)',
     exit: 2,
-    says: ['refused before any change', 'reauth, verify-scopes: input account (from param account): Invalid email address', 'fix it: --set account=', 'nothing was changed and no run was recorded'],
+    says: ['refused before any change', 'reauth, verify-scopes: input account (from param account): Invalid email address', 'fix it: --set account=', REFUSED],
     run: (s) => ({ args: s.args('--set', 'account=westsidebasketball') }),
   },
   {
@@ -195,6 +196,8 @@ export const LOCAL_CASES: Case[] = [
     did: 'client secrets of another client than the one the token file was issued to',
     exit: 2,
     says: [/client secrets file \S+other-client\.json is for client other\.apps\.googleusercontent\.com, but the token file was issued to client fixture-client/, 'give the client secrets of the client that issued the token'],
+    // On the plane the token file is a grant of the stand-in's own client (a generated id).
+    onPlane: { exit: 2, says: [/client secrets file \S+other-client\.json is for client other\.apps\.googleusercontent\.com, but the token file was issued to client \d+-\w+\.apps\.googleusercontent\.com/, REFUSED] },
     run: (s) => {
       const other = join(s.dir, 'other-client.json')
       writeFileSync(other, JSON.stringify({ installed: { client_id: 'other.apps.googleusercontent.com', client_secret: 'x' } }), { mode: 0o600 })
@@ -305,6 +308,8 @@ export const LOCAL_CASES: Case[] = [
     did: 'the token file is readable by everyone (0644)',
     exit: 1,
     says: [/warning: token file \S+ has mode 0644: every user on this host can read the credential in it; fix: chmod 600/],
+    // Only a warning: with a cluster to plan against, the dry run succeeds.
+    onPlane: { exit: 0, says: [/warning: token file \S+ has mode 0644: every user on this host can read the credential in it; fix: chmod 600/, DRY_RUN_DONE] },
     run: (s) => {
       chmodSync(s.tokenFile, 0o644)
       return { args: s.args('--dry-run') }
@@ -316,8 +321,9 @@ export const LOCAL_CASES: Case[] = [
     did: 'the token file is a symlink to a file outside its directory',
     exit: 1,
     says: [/warning: token file \S+link\.json is a symlink to \S+elsewhere\.json, outside \S+google-oauth: make sure that is the file you mean/],
+    onPlane: { exit: 0, says: [/warning: token file \S+link\.json is a symlink to \S+elsewhere\.json, outside \S+google-oauth: make sure that is the file you mean/, DRY_RUN_DONE] },
     run: (s) => {
-      writeFileSync(join(s.dir, 'elsewhere.json'), FIXTURE_TOKEN_JSON, { mode: 0o600 })
+      writeFileSync(join(s.dir, 'elsewhere.json'), readFileSync(s.tokenFile), { mode: 0o600 })
       symlinkSync(join(s.dir, 'elsewhere.json'), join(s.dir, 'secrets', 'google-oauth', 'link.json'))
       return { args: s.args('--dry-run', '--set', `tokenFile=${join(s.dir, 'secrets', 'google-oauth', 'link.json')}`) }
     },
@@ -327,6 +333,7 @@ export const LOCAL_CASES: Case[] = [
   {
     id: 'L48',
     cls: 2,
+    cluster: 'own',
     did: 'an apiserver that accepts connections and never answers, --request-timeout 2s',
     exit: 1,
     says: [/COULD NOT CHECK: no answer from https:\/\/127\.0\.0\.1:\d+ \(context "hostile"\) within 2s to get version \(request timeout\)/, /kubectl --context hostile --request-timeout=2s get --raw=\/readyz/, 'nothing was changed'],
@@ -335,6 +342,7 @@ export const LOCAL_CASES: Case[] = [
   {
     id: 'L49',
     cls: 2,
+    cluster: 'own',
     did: 'the same wedged apiserver, --set requestTimeout=6s: a progress line while it waits',
     exit: 1,
     says: [/preflight: waiting for GET https:\/\/127\.0\.0\.1:\d+\/version: 5\.\ds so far \(gives up at 6\.0s\)/, 'within 6s to get version (request timeout)'],
@@ -343,14 +351,16 @@ export const LOCAL_CASES: Case[] = [
   {
     id: 'L50',
     cls: 2,
+    cluster: 'own',
     did: 'an apiserver that refuses connections',
     exit: 1,
     says: [/COULD NOT CHECK: cannot reach https:\/\/127\.0\.0\.1:1 \(context "hostile"\) to get version: ECONNREFUSED/, 'kubectl config get-contexts'],
-    run: (s) => ({ args: s.args() }),
+    run: (s) => ({ args: s.args('--set', `kubeconfig=${s.refusedKubeconfig}`), env: { KUBECONFIG: s.refusedKubeconfig } }),
   },
   {
     id: 'L52',
     cls: 4,
+    cluster: 'own',
     did: 'SIGTERM while the preflight waits on a wedged apiserver',
     exit: 130,
     says: ['credflow: SIGTERM: stopping running steps', 'interrupted during the preflight: nothing was changed and no run was recorded'],
@@ -360,6 +370,7 @@ export const LOCAL_CASES: Case[] = [
   {
     id: 'L53',
     cls: 4,
+    cluster: 'own',
     did: 'SIGINT (Ctrl-C) while the preflight waits on a wedged apiserver, stdin open',
     exit: 130,
     says: ['credflow: SIGINT: stopping running steps', 'interrupted during the preflight: nothing was changed and no run was recorded'],
@@ -481,6 +492,7 @@ export const LOCAL_CASES: Case[] = [
     did: 'a bad --set, then --resume: the bad value was never recorded',
     exit: 1,
     says: ['credflow: nothing to resume: no run of gmail-reauth in', 'starting a new run'],
+    onPlane: { exit: 0, says: ['credflow: nothing to resume: no run of gmail-reauth in', 'starting a new run', DRY_RUN_DONE] },
     run: (s) => ({ args: s.args('--resume', '--dry-run') }),
   },
   {
@@ -571,7 +583,7 @@ export const LOCAL_CASES: Case[] = [
     cls: 1,
     did: 'reauthMode=external with a reauthCommand that is not on PATH',
     exit: 2,
-    says: ['[reauth] REFUSED: reauthCommand "no-such-consent-tool" cannot run: no-such-consent-tool is not on PATH', 'working alternatives', 'nothing was changed and no run was recorded'],
+    says: ['[reauth] REFUSED: reauthCommand "no-such-consent-tool" cannot run: no-such-consent-tool is not on PATH', 'working alternatives', REFUSED],
     run: (s) => ({ args: s.args('--set', 'reauthMode=external', '--set', 'reauthCommand=no-such-consent-tool') }),
   },
 ]

@@ -165,6 +165,7 @@ export const PLANE_CASES: PlaneCase[] = [
     id: 'P11',
     cls: 2,
     did: "Google's token endpoint accepts and never answers, requestTimeout 1s",
+    takesLock: true,
     exit: 1,
     says: [
       /\[reauth\] refresh the access token: no answer from http:\/\/127\.0\.0\.1:\d+\/token within 1\.0s \(request timeout\); attempt 1 of 3, [\d.]+m?s so far: retrying in 500ms/,
@@ -181,6 +182,7 @@ export const PLANE_CASES: PlaneCase[] = [
     id: 'P12',
     cls: 2,
     did: 'the reauth command hangs; SIGTERM stops it and its child',
+    takesLock: true,
     exit: 130,
     says: [/\[reauth\] running \S+hang-consent\.sh/, 'credflow: SIGTERM: stopping running steps'],
     mayChange: ['state'],

@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto'
 import type { GmailEnv } from '../e2e/gmail-env.ts'
-import type { ApiProxy } from '../e2e/api-proxy.ts'
+import { isLeaseRequest, MUTATING, worldWrite, type ApiProxy, type ApiRequest } from '../e2e/api-proxy.ts'
+import type { GoogleStandIn } from '../oauth-server/index.ts'
 import type { ClusterView, WorldSnapshot } from '../e2e/cluster.ts'
 import { FIXTURE } from '../k8s/fixtures.ts'
 import { fileSnapshot } from './case.ts'
@@ -35,25 +36,42 @@ export const TARGET: Target = { namespace: FIXTURE.namespace, secret: FIXTURE.se
 /** The targets param: the fixture's target with `over` applied, one item each. */
 export const targets = (...ts: Array<Partial<Target>>) => JSON.stringify(ts.map((t) => ({ ...TARGET, ...t })))
 
-export interface PlaneFacts {
+export interface WorldFacts {
   world: WorldSnapshot
   secretSha?: string
   staleSha?: string
   grants: number
+}
+export interface PlaneFacts extends WorldFacts {
   files: Record<string, string>
 }
 
 const sha = (text?: string) => (text === undefined ? undefined : createHash('sha256').update(text).digest('hex').slice(0, 16))
 const dataOf = (s?: { data?: Record<string, string> }) => (s ? JSON.stringify(Object.entries(s.data ?? {}).sort()) : undefined)
 
-/** What a case must leave as it found it; `mayChange` (paths under the env's dir) are left out of the files. */
-export async function planeFacts(s: PlaneSandbox, mayChange: string[] = []): Promise<PlaneFacts> {
-  const files = Object.fromEntries(Object.entries(fileSnapshot(s.env.dir)).filter(([k]) => !mayChange.some((m) => k === m || k.startsWith(m + '/'))))
+/** The cluster objects and the grants a case must leave as it found them. */
+export async function worldFacts(view: ClusterView, standIn: GoogleStandIn): Promise<WorldFacts> {
   return {
-    world: await s.view.snapshot(),
-    secretSha: sha(dataOf(await s.view.secret())),
-    staleSha: sha(dataOf(await s.view.secret(FIXTURE.staleSecret))),
-    grants: s.env.standIn.control.issuedTokens().filter((t) => t.kind === 'refresh').length,
-    files,
+    world: await view.snapshot(),
+    secretSha: sha(dataOf(await view.secret())),
+    staleSha: sha(dataOf(await view.secret(FIXTURE.staleSecret))),
+    grants: standIn.control.issuedTokens().filter((t) => t.kind === 'refresh').length,
   }
 }
+
+/** Every file under `dir` but the `mayChange` paths (relative to it). */
+export const filesBut = (dir: string, mayChange: string[] = []) =>
+  Object.fromEntries(Object.entries(fileSnapshot(dir)).filter(([k]) => !mayChange.some((m) => k === m || k.startsWith(m + '/'))))
+
+/** What a case must leave as it found it; `mayChange` (paths under the env's dir) are left out of the files. */
+export async function planeFacts(s: PlaneSandbox, mayChange: string[] = []): Promise<PlaneFacts> {
+  return { ...(await worldFacts(s.view, s.env.standIn)), files: filesBut(s.env.dir, mayChange) }
+}
+
+/**
+ * The writes among the requests a case sent through the proxy: every POST/PUT/PATCH/DELETE but
+ * a server-side dry run (dryRun=All stores nothing), the preflight's SelfSubjectAccessReviews
+ * (a POST that stores nothing) and, for a case that starts a run, the Lease that is its lock.
+ */
+export const writesAmong = (requests: readonly ApiRequest[], takesLock = false) =>
+  requests.filter((q) => (worldWrite(q) || (!takesLock && isLeaseRequest(q) && MUTATING.has(q.method))) && !/[?&]dryRun=All\b/.test(q.path))

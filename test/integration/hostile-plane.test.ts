@@ -2,11 +2,12 @@
 // each runs the real CLI as a child process with a hard deadline, then asserts the exit code,
 // the message's key phrases, no stack trace, and that nothing changed: the token Secret (uid,
 // resourceVersion, bytes), the stale Secret, the Deployment (resourceVersion, restartedAt), the
-// stand-in's grant count, and every local file (type, mode, hash). One at a time: they share the plane.
+// stand-in's grant count, and every local file (type, mode, hash); and that no write went through
+// the proxy (test/hostile/plane.ts writesAmong). One at a time: they share the plane.
 import { describe, it, expect, beforeAll, beforeEach, afterAll, inject } from 'vitest'
 import { PLANE_CASES } from '../hostile/plane-cases.ts'
 import { expectations, runCase } from '../hostile/case.ts'
-import { planeFacts, type PlaneSandbox } from '../hostile/plane.ts'
+import { planeFacts, writesAmong, type PlaneSandbox } from '../hostile/plane.ts'
 import { resetFixtures, FIXTURE_TOKEN_JSON, FIXTURE } from '../k8s/fixtures.ts'
 import { startGmailEnv } from '../e2e/gmail-env.ts'
 import { startApiProxy } from '../e2e/api-proxy.ts'
@@ -49,8 +50,10 @@ describe('hostile input on the real plane', () => {
         const run = await c.run(s)
         await s.view.settled() // a case's own change (a scale, a pause) has rolled through
         const before = await planeFacts(s, c.mayChange)
+        const sent = s.proxy.requests.length
         const out = await runCase(run, s.baseEnv)
         expect(expectations(c, out), out.text).toEqual([])
+        expect(writesAmong(s.proxy.requests.slice(sent), c.takesLock), `writes sent:\n${out.text}`).toEqual([])
         expect(await planeFacts(s, c.mayChange), `something changed:\n${out.text}`).toEqual(before)
         await c.check?.(s, out)
       } finally {

@@ -17,8 +17,12 @@ const ALL = [...LOCAL_CASES, ...PLANE_CASES]
 
 function section(): string {
   const counts = Object.entries(CLASSES).map(([k, v]) => `- class ${k}, ${v}: ${ALL.filter((c) => String(c.cls) === k).length} case(s)`)
+  const own = LOCAL_CASES.filter((c) => c.cluster === 'own').length
+  const differ = LOCAL_CASES.filter((c) => c.onPlane).length
+  const plane = `- on the real plane and the stand-in: all ${ALL.length} (the ${LOCAL_CASES.length} \`unit\` cases again, ${own} of them with their own refused or wedged server, ${differ} answering otherwise with a cluster to plan against)`
   const rows = [...LOCAL_CASES.map((c) => docRow(c, 'unit')), ...PLANE_CASES.map((c) => docRow(c, 'plane'))]
-  return [BEGIN, ...counts, '', '| case | class | what the operator did | exit | the message says | suite |', '|---|---|---|---|---|---|', ...rows, END].join('\n')
+  const head = ['| case | class | what the operator did | exit | the message says | suite | on the plane |', '|---|---|---|---|---|---|---|']
+  return [BEGIN, ...counts, plane, '', ...head, ...rows, END].join('\n')
 }
 
 describe('docs/reliability.md, hostile input', () => {
