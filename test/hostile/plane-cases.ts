@@ -3,7 +3,7 @@
  * (test/integration/hostile-plane.test.ts runs them one at a time: they share the plane).
  * Each puts the world in the state under test in `run`, and `after` puts it back.
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { HostileCase } from './case.ts'
@@ -23,6 +23,7 @@ const deploymentPatch = async (s: PlaneSandbox, spec: Record<string, unknown>) =
 
 const HANG_CONSENT = join(tmpdir(), `credflow-hostile-${process.pid}-hang-consent.sh`)
 const HANG_PID = `${HANG_CONSENT}.pid`
+const BAD_TOKEN = join(tmpdir(), `credflow-hostile-${process.pid}-bad-token.kubeconfig`)
 const NOT_EXECUTABLE = join(tmpdir(), `credflow-hostile-${process.pid}-not-executable-consent.sh`)
 const alive = (pid: number) => {
   try {
@@ -224,5 +225,42 @@ export const PLANE_CASES: PlaneCase[] = [
       chmodSync(NOT_EXECUTABLE, 0o644)
       return { args: s.args({ reauthMode: 'external', reauthCommand: NOT_EXECUTABLE }) }
     },
+  },
+  // 1: the kubeconfig and the targets judged against the real cluster, before any write
+  {
+    id: 'P15',
+    cls: 1,
+    did: '--set context=nope (a context the kubeconfig does not have)',
+    exit: 2,
+    says: [/context "nope" not found in \S+ \(known: proxied\)/, 'kubectl config get-contexts; then --set context=<name>', REFUSED],
+    run: (s) => ({ args: s.args({ context: 'nope' }) }),
+  },
+  {
+    id: 'P16',
+    cls: 1,
+    did: 'a kubeconfig whose token the apiserver rejects',
+    exit: 2,
+    says: ['Unauthorized: the server rejected our credentials while trying to get version', 'kubectl --context proxied auth whoami', REFUSED],
+    run(s) {
+      writeFileSync(BAD_TOKEN, readFileSync(s.proxy.kubeconfig, 'utf8').replace(/token: .*/, 'token: not-a-token-of-this-cluster'), { mode: 0o600 })
+      return { args: s.args({ kubeconfig: BAD_TOKEN }) }
+    },
+    after: () => rmSync(BAD_TOKEN, { force: true }),
+  },
+  {
+    id: 'P17',
+    cls: 1,
+    did: 'a target in a namespace that does not exist',
+    exit: 2,
+    says: ['[update-secret[nope-ns]] REFUSED: namespace "nope-ns" does not exist', 'kubectl get namespaces', REFUSED],
+    run: (s) => ({ args: s.args({ targets: targets({ namespace: 'nope-ns' }) }) }),
+  },
+  {
+    id: 'P18',
+    cls: 1,
+    did: 'a target Deployment that does not exist',
+    exit: 2,
+    says: [`Deployment ${ns}/no-such-deploy does not exist (Deployments in ${ns}: ${FIXTURE.deployment}, ${FIXTURE.worker}): the new token would reach no pod`, REFUSED],
+    run: (s) => ({ args: s.args({ targets: targets({ deployments: ['no-such-deploy'] }) }) }),
   },
 ]
