@@ -13,6 +13,7 @@ import { callOptions } from './client.ts'
 import { readSecret } from './secrets.ts'
 import { readDeployment } from './rollout.ts'
 import { isNotFound } from './errors.ts'
+import { ServerClock } from './server-clock.ts'
 import { deniedAccess, describeAccess, canICommand, type AccessCheck } from './access.ts'
 
 export interface Findings {
@@ -89,8 +90,12 @@ export async function checkSecretTarget(kube: Kube, t: { namespace: string; secr
     return f
   }
   let live
+  // The Secret's age on the apiserver's clock (its Date header): a host whose clock is behind
+  // would otherwise print a negative age.
+  const clock = new ServerClock()
+  const sent = Date.now()
   try {
-    live = await readSecret(kube, { namespace: t.namespace, name: t.secret }, { signal })
+    live = await readSecret(kube, { namespace: t.namespace, name: t.secret }, { signal, onResponse: (h) => clock.observe(h['date'], sent, Date.now()) })
   } catch (e) {
     asProblem(e, f)
   }
@@ -111,7 +116,7 @@ export async function checkSecretTarget(kube: Kube, t: { namespace: string; secr
     }
     if (!f.problems.length) {
       const k = live.data[t.key]
-      f.checked.push(`${where} exists: Opaque, not immutable, key ${t.key} ${k ? `present (${k.length} bytes, ${k.fingerprint})` : 'to be added (the Secret has no keys)'}, age ${formatDuration(Date.now() - live.creationTimestamp.getTime())}`)
+      f.checked.push(`${where} exists: Opaque, not immutable, key ${t.key} ${k ? `present (${k.length} bytes, ${k.fingerprint})` : 'to be added (the Secret has no keys)'}, age ${formatDuration(Math.max(0, clock.now() - live.creationTimestamp.getTime()))}`)
     }
   } else if (!f.problems.length) f.checked.push(`${where} does not exist: the run creates it`)
   const secret = (verb: string, name?: string): AccessCheck => ({ verb, resource: 'secrets', namespace: t.namespace, name })
