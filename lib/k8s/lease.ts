@@ -332,13 +332,20 @@ export class LeaseLock {
     return new LeaseHeldError(`another run holds Lease ${this.ref.namespace}/${this.ref.name}: ${describeHolder(o.record, this.client.clock.now())}`, o, hintFor(o))
   }
 
+  /** The renewal in flight, if any (never rejects). */
+  #renewal: Promise<unknown> | undefined
+
   /** Renew every renewEveryMs; when no renewal succeeded for renewDeadlineMs (or someone took the Lease), abort `lost`. */
   startRenewing(): void {
     const tick = async () => {
       if (this.#released) return
       try {
         const signal = AbortSignal.timeout(this.o.timing.renewEveryMs * 2)
-        const ok = await this.tryAcquireOrRenew(signal, () => false)
+        const renewal = this.tryAcquireOrRenew(signal, () => false)
+        this.#renewal = renewal.catch(() => false)
+        const ok = await renewal
+        // Released meanwhile: release() waited for this renewal and cleared the Lease after it.
+        if (this.#released) return
         if (ok) this.#lastRenew = this.o.monotonic()
         else if (this.#observed && !this.isLeader) return this.#lose(`another run took Lease ${this.ref.namespace}/${this.ref.name}: ${describeHolder(this.#observed.record, this.client.clock.now())}`)
       } catch {
@@ -362,6 +369,9 @@ export class LeaseLock {
   async release(): Promise<void> {
     this.#released = true
     clearTimeout(this.#renewTimer)
+    // A renewal in flight would move the resourceVersion under the release's precondition (409:
+    // the Lease left held until it expires). Let it land first.
+    await this.#renewal
     if (!this.isLeader || this.#lost.signal.aborted) return
     const r = this.#observed!.record
     const now = this.client.clock.microTime()

@@ -72,6 +72,32 @@ describe('acquire, renew, release', () => {
     await b.release()
   })
 
+  it('released while a renewal is in flight: the release waits for it and still clears the Lease (no 409 leaving it held)', async () => {
+    const a = lockOf('host-a_3', me())
+    await a.acquire(undefined, hint)
+    // Hold the next renewal's PUT on its way until release() has been called.
+    let release!: () => void
+    const released = new Promise<void>((r) => (release = r))
+    let renewalStarted!: () => void
+    const started = new Promise<void>((r) => (renewalStarted = r))
+    const update = a.client.update.bind(a.client)
+    a.client.update = async (...args: Parameters<typeof update>) => {
+      if (args[0].holderIdentity === 'host-a_3') {
+        renewalStarted()
+        await released
+      }
+      return update(...args)
+    }
+    a.startRenewing()
+    await started
+    const done = a.release()
+    release()
+    await done
+    const c = new LeaseClient(admin, ref)
+    expect((await c.get())!.record.holderIdentity).toBe('')
+    expect(a.lost.aborted).toBe(false)
+  })
+
   it('of two runs racing for a free Lease, exactly one gets it (resourceVersion preconditions)', async () => {
     const locks = Array.from({ length: 4 }, (_, i) => lockOf(`racer_${i}`, me({ host: `racer-${i}` })))
     const results = await Promise.all(locks.map((l) => l.acquire(undefined, hint).then(() => 'won', (e) => (e instanceof LeaseHeldError ? 'held' : String(e)))))
