@@ -86,7 +86,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunResult> {
   return { ...verdict, nodes: ledger.snapshot(), instances, declined: [...run.gate.declined] }
 }
 
-/** A run whose every failure waits for a confirmation, or for a person (a confirmation or consent), and nothing else. */
+/** What every failure waits for: all confirmations, or confirmations and consents (a person); undefined beside any real error. */
 function waitingFor(reasons: Array<string | undefined>): WaitingFor | undefined {
   if (reasons.length === 0) return undefined
   if (reasons.every((r) => r === 'NeedsConfirmation')) return 'confirmation'

@@ -1,13 +1,13 @@
 import { EXIT } from '../exit-codes.ts'
 import { SATISFIED, type NodeStatus, type RunStatus } from '../events.ts'
 
+/** What every failure of the run waits for, when none is a real error: a confirmation no terminal could give, or a person (consent). */
+export type WaitingFor = 'confirmation' | 'operator'
+
 /**
  * The exit code answers for what this invocation ran (--only runs one node); the run's status
  * answers for the whole workflow, so a resume knows whether anything is left.
  */
-/** What every failure of the run waits for, when none is a real error: a confirmation no terminal could give, or a person (consent). */
-export type WaitingFor = 'confirmation' | 'operator'
-
 export function summarise(a: { ran: NodeStatus[]; all: NodeStatus[]; aborted: boolean; dryRun: boolean; waitingFor?: WaitingFor }): { status: RunStatus; exitCode: number } {
   const bad = (s: NodeStatus) => s === 'failed' || s === 'blocked'
   // Every failure a confirmation no terminal could give: refused before any change (2). Every
