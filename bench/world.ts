@@ -9,26 +9,14 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { apiCall, type ApiTarget } from '../test/k8s/api.ts'
-import { FIXTURE, FIXTURE_TOKEN_JSON, applyFixtures } from '../test/k8s/fixtures.ts'
+import { FIXTURE_TARGET, FIXTURE_TOKEN_JSON, applyFixtures, type Target } from '../test/k8s/fixtures.ts'
 import { startControlPlane, type ControlPlane } from '../test/k8s/harness.ts'
 import { startGmailEnv, ROOT, type GmailEnv } from '../test/e2e/gmail-env.ts'
 import { startApiProxy, type ApiProxy } from '../test/e2e/api-proxy.ts'
 
-export interface Target {
-  namespace: string
-  secret: string
-  key: string
-  staleSecrets: string[]
-  deployments: string[]
-}
+export type { Target }
 
-export const PRODUCTION: Target = {
-  namespace: FIXTURE.namespace,
-  secret: FIXTURE.secret,
-  key: FIXTURE.key,
-  staleSecrets: [FIXTURE.staleSecret],
-  deployments: [FIXTURE.deployment],
-}
+export const PRODUCTION = FIXTURE_TARGET
 
 export const fanTarget = (i: number): Target => ({
   namespace: `bench-fan-${String(i).padStart(2, '0')}`,

@@ -11,6 +11,7 @@ import { TARGET, targets, type PlaneSandbox } from './plane.ts'
 import { FIXTURE, resetFixtures } from '../k8s/fixtures.ts'
 import { LEASE_RULES, serviceAccountKubeconfig } from '../k8s/service-account.ts'
 import { isLeaseRequest } from '../e2e/api-proxy.ts'
+import { pidAlive } from '../../lib/atomic-file.ts'
 
 type PlaneCase = HostileCase<PlaneSandbox>
 
@@ -25,14 +26,6 @@ const HANG_CONSENT = join(tmpdir(), `credflow-hostile-${process.pid}-hang-consen
 const HANG_PID = `${HANG_CONSENT}.pid`
 const BAD_TOKEN = join(tmpdir(), `credflow-hostile-${process.pid}-bad-token.kubeconfig`)
 const NOT_EXECUTABLE = join(tmpdir(), `credflow-hostile-${process.pid}-not-executable-consent.sh`)
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 // What a case changed in `run`, for its `after`.
 let replicas = 1
@@ -199,8 +192,8 @@ export const PLANE_CASES: PlaneCase[] = [
     async check() {
       const pid = Number(readFileSync(HANG_PID, 'utf8'))
       const deadline = Date.now() + 5000
-      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-      if (alive(pid)) {
+      while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+      if (pidAlive(pid)) {
         process.kill(pid, 'SIGKILL')
         throw new Error(`the reauth command (pid ${pid}) outlived the run`)
       }

@@ -10,7 +10,7 @@ import type { GmailEnv } from '../e2e/gmail-env.ts'
 import { isLeaseRequest, MUTATING, worldWrite, type ApiProxy, type ApiRequest } from '../e2e/api-proxy.ts'
 import type { GoogleStandIn } from '../oauth-server/index.ts'
 import type { ClusterView, WorldSnapshot } from '../e2e/cluster.ts'
-import { FIXTURE } from '../k8s/fixtures.ts'
+import { FIXTURE, FIXTURE_TARGET, type Target } from '../k8s/fixtures.ts'
 import { fileSnapshot } from './case.ts'
 
 export interface PlaneSandbox {
@@ -25,14 +25,7 @@ export interface PlaneSandbox {
   baseEnv: Record<string, string>
 }
 
-export interface Target {
-  namespace: string
-  secret: string
-  key: string
-  staleSecrets: string[]
-  deployments: string[]
-}
-export const TARGET: Target = { namespace: FIXTURE.namespace, secret: FIXTURE.secret, key: FIXTURE.key, staleSecrets: [FIXTURE.staleSecret], deployments: [FIXTURE.deployment] }
+export const TARGET = FIXTURE_TARGET
 /** The targets param: the fixture's target with `over` applied, one item each. */
 export const targets = (...ts: Array<Partial<Target>>) => JSON.stringify(ts.map((t) => ({ ...TARGET, ...t })))
 

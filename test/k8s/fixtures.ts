@@ -29,6 +29,24 @@ export const FIXTURE = {
   lease: 'credflow-gmail-oauth-token',
 } as const
 
+/** One entry of the gmail-reauth workflow's `targets` param. */
+export interface Target {
+  namespace: string
+  secret: string
+  key: string
+  staleSecrets: string[]
+  deployments: string[]
+}
+
+/** The fixtures' target: the token Secret, its stale copy and the Deployment reading it. */
+export const FIXTURE_TARGET: Target = {
+  namespace: FIXTURE.namespace,
+  secret: FIXTURE.secret,
+  key: FIXTURE.key,
+  staleSecrets: [FIXTURE.staleSecret],
+  deployments: [FIXTURE.deployment],
+}
+
 /** Placeholder token file (not a real credential; shaped like google-auth's authorized_user). */
 export const FIXTURE_TOKEN_JSON = JSON.stringify({
   type: 'authorized_user',
