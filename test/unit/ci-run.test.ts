@@ -5,7 +5,7 @@
 // machine, so it must fetch the pinned Nodes and run each leg on the right one.
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from '../fixtures/engine/harness.ts'
@@ -28,6 +28,7 @@ beforeEach(() => {
   // (FAKE_REPORT22 with --project unit) where --outputFile.json says and exits FAKE_TEST_RC
   // (FAKE_TEST22_RC); `run demo` exits FAKE_DEMO_RC; `run typecheck`/`run lint` exit
   // FAKE_TYPECHECK_RC/FAKE_LINT_RC (and leave a mark, to show the tests still ran after them).
+  // FAKE_DIFF is what the diff reporter would append on the Node 24 leg.
   executable(
     'bin/npm',
     `echo "$* @ $(node --version)" >> "$HOME/npm.log"
@@ -38,6 +39,7 @@ case "$1" in
         for a in "$@"; do case "$a" in --project) unit=1 ;; --outputFile.json=*) out=\${a#*=} ;; esac; done
         if [[ $unit -eq 1 ]]; then rep=\${FAKE_REPORT22:-}; rc=\${FAKE_TEST22_RC:-0}; else rep=\${FAKE_REPORT:-}; rc=\${FAKE_TEST_RC:-0}; fi
         [[ -z "$rep" || -z "$out" ]] || printf '%s' "$rep" > "$out"
+        [[ $unit -eq 1 || -z "\${FAKE_DIFF:-}" ]] || printf '%s\\n' "$FAKE_DIFF" >> "$CREDFLOW_FAILURE_DIFFS"
         exit "$rc" ;;
   run) echo "ran $2"; case "$2" in typecheck) exit "\${FAKE_TYPECHECK_RC:-0}" ;; lint) exit "\${FAKE_LINT_RC:-0}" ;; demo) exit "\${FAKE_DEMO_RC:-0}" ;; esac; exit 9 ;;
 esac`,
@@ -86,8 +88,8 @@ describe('.ci/run', () => {
       'ci --no-audit --no-fund @ v24.0.0',
       'run typecheck @ v24.0.0',
       'run lint @ v24.0.0',
-      'test -- --reporter=default --reporter=json --outputFile.json=.vitest-report.json @ v24.0.0',
-      'test -- --project unit --reporter=default --reporter=json --outputFile.json=.vitest-report-node22.json @ v22.0.0',
+      'test -- --reporter=default --reporter=json --reporter=./test/reporters/failure-diffs.ts --outputFile.json=.vitest-report.json @ v24.0.0',
+      'test -- --project unit --reporter=default --reporter=json --reporter=./test/reporters/failure-diffs.ts --outputFile.json=.vitest-report-node22.json @ v22.0.0',
       'run demo @ v22.0.0',
     ])
   })
@@ -127,6 +129,30 @@ describe('.ci/run', () => {
       '',
       '2 passed, 3 failed',
     ])
+  })
+  it('prints the changed lines of each failing diff (from the diff reporter) above the list of failures, and leaves no temp file', () => {
+    mkdirSync(join(dir, 'tmp'))
+    const r = ci({
+      TMPDIR: join(dir, 'tmp'),
+      FAKE_TEST_RC: '1',
+      FAKE_REPORT: report({ passed: 1, failed: 1, files: [{ name: 'a.test.ts', status: 'failed', assertions: ['passed', 'failed'] }] }),
+      FAKE_DIFF: 'a.test.ts: case 1\n  expected { … } to deeply equal { … }\n    -     "resourceVersion": "11",',
+    })
+    expect(r).toMatchObject({ code: 1, last: '3 passed, 1 failed' })
+    expect(readdirSync(join(dir, 'tmp'))).toEqual([])
+    const tail = r.stdout.trimEnd().split('\n').slice(-9)
+    expect(tail).toEqual([
+      'what the failing assertions saw (the changed lines of each diff):',
+      '  a.test.ts: case 1',
+      '    expected { … } to deeply equal { … }',
+      '      -     "resourceVersion": "11",',
+      '',
+      'failed:',
+      '  Node 24 npm test: a.test.ts: case 1: AssertionError: case 1 broke',
+      '',
+      '3 passed, 1 failed',
+    ])
+    expect(ci({ FAKE_REPORT: passing(3) }).stdout).not.toContain('what the failing assertions saw')
   })
   it('counts a failing vitest run that names no failure (a failing globalSetup) as one failure', () => {
     const r = ci({ FAKE_TEST_RC: '1', FAKE_REPORT: report({ passed: 0, failed: 0, files: [] }) })
