@@ -276,8 +276,8 @@ describe('two hosts, two state directories', () => {
   })
 
   matrixCase(5, async () => {
-    // Case 4 restarted the Deployment: its controller still writes the rollout's status for a
-    // moment (a new resourceVersion, seen once in CI on Node 24), so the world is read at rest.
+    // Case 4 restarted the Deployment: its controller may still write the rollout's status for a
+    // moment (a new resourceVersion: the likely cause of one CI failure on Node 24), so the world is read at rest.
     await view.settled()
     const before = await view.snapshot()
     const file = readFileSync(env.tokenFile)

@@ -1,5 +1,5 @@
 // A vitest reporter for CI (.ci/run passes it): for every failing test, its file, name, error
-// message and the first lines of its diff (the "- Expected / + Received" lines), appended to the
+// message and the changed lines of its diff (under the key that holds them), appended to the
 // file CREDFLOW_FAILURE_DIFFS names. The JSON report keeps only the stack, so a deep-equal
 // failure there reads "expected { … } to deeply equal { … }"; this says which field differed.
 import { appendFileSync } from 'node:fs'
