@@ -36,7 +36,19 @@ if (!isSupported()) {
   // bundle, in the checkout's own node_modules; NODE_COMPILE_CACHE picks another directory,
   // NODE_DISABLE_COMPILE_CACHE=1 turns it off, and an unwritable directory only costs the speed.
   nodeModule.enableCompileCache?.(process.env.NODE_COMPILE_CACHE || resolve(dirname(self), '../node_modules/.cache/credflow/compile'))
-  const { EXIT } = await import('../lib/engine/exit-codes.ts')
+  const root = resolve(dirname(self), '..')
+  // The engine and the checkout's steps pre-built into one bundle (lib/engine/bundle.ts: built
+  // on first use or by npm ci, rebuilt after an edit), else the TypeScript sources as they are.
+  let bundle
+  if (process.env.CREDFLOW_NO_BUNDLE !== '1') {
+    try {
+      const b = await import('../lib/engine/bundle.ts')
+      if (b.bundleApplies(root, argv, process.env)) bundle = await b.engineBundle(root)
+    } catch {
+      bundle = undefined // only the speed is lost: the sources run
+    }
+  }
+  const { EXIT } = await import(bundle?.exitCodes ?? '../lib/engine/exit-codes.ts')
   // Loading the engine takes a moment: a Ctrl-C meanwhile ends it at once, with nothing changed.
   const early = (sig) => {
     process.stderr.write(`credflow: ${sig} before the run started: nothing was changed\n`)
@@ -54,9 +66,9 @@ if (!isSupported()) {
   }
   process.on('uncaughtException', internal)
   process.on('unhandledRejection', internal)
-  const { main } = await import('../lib/engine/cli.ts')
+  const { main } = await import(bundle?.cli ?? '../lib/engine/cli.ts')
   for (const sig of signals) process.off(sig, early)
-  const code = await main({ argv, root: resolve(dirname(self), '..') }).catch(internal)
+  const code = await main({ argv, root, bundledTask: bundle?.task, engineDir: bundle?.dir }).catch(internal)
   // Flush stdout before exiting: a piped --json summary must arrive whole.
   process.stdout.write('', () => process.exit(code))
 }

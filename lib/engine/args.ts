@@ -59,7 +59,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'interactive', env: 'CREDFLOW_INTERACTIVE', kind: 'bool', help: 'let interactive nodes read the operator from stdin even without a TTY (scripted consent)' },
   { name: 'json', env: 'CREDFLOW_JSON', kind: 'bool', help: 'print one JSON summary on stdout (progress goes to stderr)' },
   { name: 'state-dir', env: 'CREDFLOW_STATE_DIR', kind: 'string', arg: 'DIR', help: 'where runs are recorded (default $XDG_STATE_HOME/credflow or ~/.local/state/credflow)' },
-  { name: 'max-parallel', env: 'CREDFLOW_MAX_PARALLEL', kind: 'string', arg: 'K', help: 'run at most K nodes at once (1 to 64, default 4)' },
+  { name: 'max-parallel', env: 'CREDFLOW_MAX_PARALLEL', kind: 'string', arg: 'K', help: 'at most K nodes working at once; one waiting for a rollout does not count (1 to 64, default 4)' },
   { name: 'request-timeout', env: 'CREDFLOW_REQUEST_TIMEOUT', kind: 'string', arg: 'D', help: "limit for each request a step makes (API servers, token endpoints), connect included, like kubectl's; sets the workflow's requestTimeout param" },
   { name: 'graph', env: 'CREDFLOW_GRAPH', kind: 'bool', help: 'print the DAG and exit: a Mermaid flowchart, or --graph=tree for a plain-text tree' },
   { name: 'status', env: 'CREDFLOW_STATUS', kind: 'bool', help: "read-only: run every node's check and show what it observes, with the last run's outcome" },

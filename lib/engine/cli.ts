@@ -19,6 +19,10 @@ export interface MainOptions {
   env?: NodeJS.ProcessEnv
   stdout?: NodeJS.WriteStream
   stderr?: NodeJS.WriteStream
+  /** Set when the engine runs from its pre-built bundle (tasks/run.mjs): where each of the checkout's steps is in it. */
+  bundledTask?: (id: string) => string | undefined
+  /** The bundle's directory, for --version. */
+  engineDir?: string
 }
 
 /**

@@ -130,6 +130,7 @@ function contextFor(o: PreflightOptions, inst: Instance, inputs: Record<string, 
     withTerminal: () => Promise.reject(new Error('preflight cannot use the terminal')),
     prompt: () => Promise.reject(new Error('preflight cannot prompt')),
     statuses: () => ({}),
+    waiting: (fn) => fn(),
     changed: () => {}, // a preflight only reads
   }
 }

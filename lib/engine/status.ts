@@ -77,6 +77,7 @@ export async function observe(args: {
         withTerminal: (fn) => args.io.withTerminal(fn),
         prompt: async () => '',
         statuses: () => ({}),
+        waiting: (fn) => fn(),
       })
       let raw: unknown
       try {

@@ -119,6 +119,11 @@ export interface StepContext<In> {
   prompt(question: string): Promise<string>
   /** Every instance's status so far: what a `finally` node reports on. */
   statuses(): Record<string, { status: string; reason?: string; error?: string }>
+  /**
+   * Runs `fn`, which only waits on the world (a watch until a rollout completes), outside the
+   * node's --max-parallel slot: other nodes work meanwhile. Not for requests that load the server.
+   */
+  waiting<T>(fn: () => Promise<T>): Promise<T>
 }
 
 export function defineStep<In, Out extends Outputs>(def: StepDefinition<In, Out>): StepDefinition<In, Out> {

@@ -23,30 +23,27 @@ export const canICommand = (c: AccessCheck) => `kubectl auth can-i ${describeAcc
 
 /**
  * The checks the server denies, in order; undefined when we may not ask (then the server
- * dry runs of the plan are the only check).
+ * dry runs of the plan are the only check). The reviews are independent reads: asked at once
+ * (one round trip of the keep-alive connection pool, not one per verb).
  */
 export async function deniedAccess(kube: Kube, checks: AccessCheck[], signal?: AbortSignal): Promise<AccessCheck[] | undefined> {
-  const denied: AccessCheck[] = []
-  for (const c of checks) {
-    let allowed: boolean
-    try {
-      const r = await kube.authz.createSelfSubjectAccessReview(
-        {
-          body: {
-            apiVersion: 'authorization.k8s.io/v1',
-            kind: 'SelfSubjectAccessReview',
-            spec: { resourceAttributes: { namespace: c.namespace, verb: c.verb, group: c.group ?? '', resource: c.resource, name: c.name } },
-          },
-        },
-        callOptions({ signal }),
-      )
-      allowed = r.status?.allowed === true
-    } catch (e) {
-      const err = kube.error(e, { verb: 'create', resource: 'selfsubjectaccessreviews' })
-      if (err.reason === 'Forbidden' || err.reason === 'NotFound') return undefined
-      throw err
-    }
-    if (!allowed) denied.push(c)
-  }
-  return denied
+  const answers = await Promise.allSettled(checks.map((c) => review(kube, c, signal)))
+  const failures = answers.flatMap((a) => (a.status === 'rejected' ? [kube.error(a.reason, { verb: 'create', resource: 'selfsubjectaccessreviews' })] : []))
+  if (failures.some((err) => err.reason === 'Forbidden' || err.reason === 'NotFound')) return undefined
+  if (failures.length) throw failures[0]
+  return checks.filter((_, i) => (answers[i] as PromiseFulfilledResult<boolean>).value === false)
+}
+
+async function review(kube: Kube, c: AccessCheck, signal?: AbortSignal): Promise<boolean> {
+  const r = await kube.authz.createSelfSubjectAccessReview(
+    {
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { namespace: c.namespace, verb: c.verb, group: c.group ?? '', resource: c.resource, name: c.name } },
+      },
+    },
+    callOptions({ signal }),
+  )
+  return r.status?.allowed === true
 }

@@ -128,7 +128,7 @@ export default defineStep({
     }
     return { observed: facts.join('; '), changes }
   },
-  async apply({ inputs, signal, log, changed }) {
+  async apply({ inputs, signal, log, changed, waiting }) {
     const kube = await kubeOf(inputs)
     const secret = await secretOf(kube, inputs, signal)
     const obs = await observe(kube, inputs, signal, secret)
@@ -148,12 +148,16 @@ export default defineStep({
         changed({ verb: 'restart', target: target(inputs, o.name), context: kube.where, detail: `restartedAt ${r.restartedAt}` })
       } else log(`${target(inputs, o.name)} already restarted at ${o.restartedAt}; waiting only${o.why ? ` (${o.why})` : ''}`)
       // onProgress reports every new status line, the final "successfully rolled out" included.
-      await waitForRollout(kube, ref, {
-        signal,
-        timeoutMs: parseDuration(inputs.rolloutTimeout),
-        minGeneration,
-        onProgress: (p) => log(p.message.trim()),
-      })
+      // A watch that only waits for the controllers: outside the --max-parallel slot, so a
+      // fan-out's rollouts run side by side instead of K at a time.
+      await waiting(() =>
+        waitForRollout(kube, ref, {
+          signal,
+          timeoutMs: parseDuration(inputs.rolloutTimeout),
+          minGeneration,
+          onProgress: (p) => log(p.message.trim()),
+        }),
+      )
       restarted.push({ name: o.name, restartedAt })
     }
     return { restarted }

@@ -15,7 +15,8 @@ describe('kubectl habits', () => {
   it('--version names this checkout and Node', async () => {
     const r = await runMain(['--version'], sb.env)
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/^credflow \d+\.\d+\.\d+ \(node \d+\.\d+\.\d+\)\n$/)
+    // In-process, from the sources; tasks/run.mjs runs the pre-built engine (engine-bundle.test.ts).
+    expect(r.stdout).toMatch(/^credflow \d+\.\d+\.\d+ \(node \d+\.\d+\.\d+; engine: TypeScript sources\)\n$/)
   })
   it('unknown flags, workflows and -o formats get "did you mean"', async () => {
     expect((await runMain(['diamond', '--dry-rn'], sb.env)).stderr).toContain('unknown flag --dry-rn; did you mean --dry-run?')

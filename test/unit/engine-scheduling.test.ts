@@ -68,4 +68,38 @@ describe('--max-parallel 1', () => {
     intervals.sort((x, y) => x[0] - y[0])
     for (let i = 1; i < intervals.length; i++) expect(intervals[i][0]).toBeGreaterThanOrEqual(intervals[i - 1][1])
   })
+
+  it('lets a node that only waits (StepContext.waiting) give its slot to another, and takes it back after', async () => {
+    const r = await runMain(['diamond', '--set', `dir=${sb.data}`, '--set', 'slowMs=400', '--set', 'slowOutsideSlot=true', '--max-parallel', '1'], sb.env)
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const t = trace(join(sb.data, 'trace'))
+    // Both sleep at once: each waits outside the one slot.
+    expect(overlap(t.b, t.c), JSON.stringify(t)).toBe(true)
+    // The work around the waits is still one node at a time: what followed started after both ended.
+    const s = readState(sb.state, 'diamond')
+    const d = Date.parse(s.nodes.d.startedAt!)
+    expect(d).toBeGreaterThanOrEqual(Math.max(Date.parse(s.nodes.b.finishedAt!), Date.parse(s.nodes.c.finishedAt!)))
+    const e = ['e[one]', 'e[two]'].map((id) => [Date.parse(s.nodes[id].startedAt!), Date.parse(s.nodes[id].finishedAt!)] as const).sort((x, y) => x[0] - y[0])
+    expect(e[1][0]).toBeGreaterThanOrEqual(e[0][1])
+  })
+})
+
+describe('outsideSlot', () => {
+  it('lends the slot for the wait only: the limit is what it was after, also when the wait fails', async () => {
+    const { default: pLimit } = await import('p-limit')
+    const { outsideSlot } = await import('../../lib/engine/scheduler/slots.ts')
+    const limit = pLimit(1)
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const order: string[] = []
+    const first = limit(() => outsideSlot(limit, async () => (order.push('first waits'), await gate, order.push('first done'))))
+    const second = limit(async () => void order.push('second works'))
+    await second // ran while the first still waits: it had the lent slot
+    expect(order).toEqual(['first waits', 'second works'])
+    release()
+    await first
+    expect(limit.concurrency).toBe(1)
+    await expect(limit(() => outsideSlot(limit, () => Promise.reject(new Error('watch failed'))))).rejects.toThrow('watch failed')
+    expect(limit.concurrency).toBe(1)
+  })
 })

@@ -219,7 +219,7 @@ describe('one pass', () => {
 describe("a node's with: against its step's inputs", () => {
   it('reports unknown inputs (listing the valid ones), literal values of the wrong type and missing inputs, before anything runs', async () => {
     const lines = await rejected('bad-inputs', ['--dry-run'])
-    problem(lines, 'bad-inputs.yaml', 11, 7, 'nodes.a.with.contnet', 'unknown input "contnet" of task demo/touch (its inputs: file, content, sleepMs, failTimes, fatal, trace)')
+    problem(lines, 'bad-inputs.yaml', 11, 7, 'nodes.a.with.contnet', 'unknown input "contnet" of task demo/touch (its inputs: file, content, sleepMs, sleepOutsideSlot, failTimes, fatal, trace)')
     problem(lines, 'bad-inputs.yaml', 12, 16, 'nodes.a.with.sleepMs', 'input "sleepMs" of task demo/touch: Invalid input: expected number, received string')
     problem(lines, 'bad-inputs.yaml', 16, 11, 'nodes.b.with', 'task demo/touch needs input "file"')
     // A templated value is checked once resolved, at run time.

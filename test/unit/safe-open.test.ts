@@ -22,6 +22,7 @@ const ALLOWED: Record<string, string> = {
   'lib/engine/state-dir.ts': 'stats directories (a stat never blocks, never reads data)',
   'lib/engine/leftovers.ts': 'stats the files runs left in their own run directories (a stat never blocks, never reads data)',
   'lib/engine/commands/version.ts': "reads the checkout's own package.json, not a user path",
+  'lib/engine/bundle.ts': "reads the checkout's own sources and its bundle's manifest under node_modules/.cache, not a user path",
 }
 const FS_READ = /\b(readFileSync|statSync|lstatSync|fstatSync|openSync|readSync|readFile|createReadStream)\s*\(|\b(fs|fsp|promises)\.open\s*\(/
 

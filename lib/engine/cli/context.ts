@@ -16,6 +16,10 @@ export interface CliContext {
   json: boolean
   /** The workflow a refusal names in --json (the argument until the file is loaded, then its name). */
   workflowName?: string
+  /** The pre-built step of `tasks/<id>.ts` in this checkout (lib/engine/bundle.ts), when the engine runs from the bundle. */
+  bundledTask?: (id: string) => string | undefined
+  /** The pre-built engine's directory; undefined when it runs from the TypeScript sources. */
+  engineDir?: string
 }
 
 /**
@@ -55,7 +59,7 @@ export function writeRefusal(ctx: CliContext, r: Refusal): number {
   return r.exitCode
 }
 
-export function cliContext(o: { argv: string[]; root: string; env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream }): CliContext {
+export function cliContext(o: { argv: string[]; root: string; env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream; bundledTask?: (id: string) => string | undefined; engineDir?: string }): CliContext {
   const env = o.env ?? process.env
   const err = o.stderr ?? process.stderr
   return {
@@ -66,6 +70,8 @@ export function cliContext(o: { argv: string[]; root: string; env?: NodeJS.Proce
     say: (s) => err.write(s.endsWith('\n') ? s : s + '\n'),
     // Decided before parsing, which may be what fails; parsing then settles it.
     json: jsonWanted(o.argv, env),
+    bundledTask: o.bundledTask,
+    engineDir: o.engineDir,
   }
 }
 

@@ -38,7 +38,11 @@ export function openWorkflow(ctx: CliContext, args: CliArgs): OpenWorkflow {
     throw usageRefusal(`no workflow "${args.workflow}" in ${shownPath(dir) || '.'} (see ${CMD} --list)${didYouMean(args.workflow, known)}`)
   }
   const tasksDir = join(dirname(dirname(file)), 'tasks')
+  // From the bundle the engine runs from, the checkout's steps come from it too (one copy of each module).
+  const bundled = tasksDir === join(ctx.root, 'tasks') ? ctx.bundledTask : undefined
   const taskFile = (id: string) => {
+    const pre = bundled?.(id)
+    if (pre) return pre
     const ts = join(tasksDir, `${id}.ts`)
     return existsSync(ts) ? ts : join(tasksDir, `${id}.js`)
   }

@@ -13,6 +13,7 @@ import { withProgress } from '../../progress.ts'
 import { errorInfo, Interrupted, retryable } from './errors.ts'
 import { stampSince, type NodeLedger, type Stamp } from './ledger.ts'
 import { confirmWholePlan, Declined, type ConfirmGate } from './confirm.ts'
+import { outsideSlot } from './slots.ts'
 
 /** What every node of one run shares: the options, the instances, the ledger and the parallelism limit. */
 export interface RunScope {
@@ -72,6 +73,7 @@ export function stepContext(run: RunScope, inst: Instance, inputs: unknown, atte
     withTerminal: (fn) => o.io.withTerminal(fn, { node: inst.id, deadline: timeoutMs(inst) === undefined ? undefined : new Date(contextMadeAt + timeoutMs(inst)!) }),
     prompt: async (q) => (await o.io.prompt(q, signal)) ?? '',
     statuses: () => run.ledger.statuses(),
+    waiting: (fn) => outsideSlot(run.limit, fn),
   }
 }
 
