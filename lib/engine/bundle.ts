@@ -137,8 +137,8 @@ function keyOf(root: string, inputs: readonly string[]): string {
 }
 
 async function build(root: string, base: string, manifestFile: string, tasks: string[]): Promise<[string, Manifest]> {
+  mkdirSync(base, { recursive: true }) // first: a read-only checkout gives up before loading esbuild
   const { build: esbuild } = await import('esbuild')
-  mkdirSync(base, { recursive: true })
   const tmp = join(base, `.build-${process.pid}-${Date.now()}`)
   try {
     const r = await esbuild({
