@@ -13,6 +13,7 @@
  * through a counting proxy). `npm run bench -- --write` also rewrites the generated part of
  * bench/RESULTS.md. BENCH_BEFORE=<another checkout> adds that checkout's tool to every tool
  * case ("before:" rows), interleaved with this one, for before/after ratios in one run.
+ * BENCH_KCM_FLAGS adds kube-controller-manager flags to the plane (bench/world.ts).
  */
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -192,7 +193,7 @@ function render(cases: Case[], results: Map<string, Result>): string {
   const ms = (x: Stats | undefined) => (x ? `${fmt(x.median)} (${fmt(x.min)}–${fmt(x.max)})` : '–')
   const lines = [
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}, load average at the end ${loadAverage()}.`,
-    `Command: \`npm run bench\` (BENCH_RUNS=${RUNS}, BENCH_FANOUT=${FANOUT.join(',')}), ${new Date().toISOString().slice(0, 16)}Z.`,
+    `Command: \`npm run bench\` (BENCH_RUNS=${RUNS}, BENCH_FANOUT=${FANOUT.join(',')}${process.env.BENCH_KCM_FLAGS ? `, BENCH_KCM_FLAGS='${process.env.BENCH_KCM_FLAGS}'` : ''}), ${new Date().toISOString().slice(0, 16)}Z.`,
     '',
     '| | scenario | wall ms, median (min–max) | CPU ms, median (min–max) | peak RSS MB | API requests per target |',
     '|---|---|---|---|---|---|',

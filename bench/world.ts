@@ -45,7 +45,10 @@ export function buildKubectl(): string {
 
 export async function openWorld(progress: (l: string) => void): Promise<World> {
   const kubectl = buildKubectl()
-  const plane = await startControlPlane({ onProgress: progress })
+  // BENCH_KCM_FLAGS: more kube-controller-manager flags (space-separated), e.g. its client's
+  // --kube-api-qps (default 20), which paces every Deployment rollout of a fan-out.
+  const controllerManagerFlags = (process.env.BENCH_KCM_FLAGS ?? '').split(/\s+/).filter(Boolean)
+  const plane = await startControlPlane({ onProgress: progress, controllerManagerFlags })
   const admin: ApiTarget = { server: plane.server, token: plane.adminToken, caFile: plane.caFile }
   let env: GmailEnv | undefined
   try {

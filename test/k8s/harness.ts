@@ -30,6 +30,11 @@ export interface ControlPlaneOptions {
   keep?: boolean
   /** Name of the kwok-managed node. */
   nodeName?: string
+  /**
+   * More kube-controller-manager flags. The bench's BENCH_KCM_FLAGS (e.g. a higher
+   * --kube-api-qps) shows how much of a fan-out's time is the controllers' own pace.
+   */
+  controllerManagerFlags?: string[]
 }
 
 export interface ControlPlane {
@@ -144,6 +149,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const kcm = startComponent('kube-controller-manager', bin('kube-controller-manager'), [
       `--kubeconfig=${kubeconfigPath}`, '--leader-elect=false', '--secure-port=0',
       '--controllers=deployment-controller,replicaset-controller,serviceaccount-controller,garbage-collector-controller,namespace-controller',
+      ...(opts.controllerManagerFlags ?? []),
     ], log('kube-controller-manager'))
     components.push(kcm)
     const kwok = startComponent('kwok', bin('kwok'), [
