@@ -2,7 +2,7 @@
  * @kubernetes/client-node and its dependencies are some 980 ESM modules: importing them costs
  * ~600 ms of CPU on Node 24, resolving and compiling module by module. One esbuild bundle of
  * what lib/k8s uses (EXPORTS), tree-shaken and minified, built once per client-node version
- * into node_modules/.cache: 1.7 MB instead of 14.5 MB for the whole package, ~80 ms of CPU and
+ * into node_modules/.cache: 1.6 MB instead of 14.5 MB for the whole package, ~80 ms of CPU and
  * ~30 MB of RSS less than bundling everything. Anything going wrong with the bundle falls back
  * to the plain import. CREDFLOW_NO_BUNDLE=1 turns it off.
  */
